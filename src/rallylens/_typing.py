@@ -1,0 +1,46 @@
+"""Type aliases and option sets shared across rallylens (no heavy imports)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Literal
+
+__all__ = [
+    "ConflictPolicy",
+    "MarketType",
+    "OptionType",
+    "SeriesKind",
+    "Side",
+]
+
+
+class SeriesKind(StrEnum):
+    """What a stored series holds; each kind maps to one canonical schema.
+
+    ``ohlcv`` are traded-price candles (spot or perp, told apart by the market
+    symbol); ``mark``, ``index`` and ``premium`` are the venue's mark-price,
+    index-price and premium-index candles of a derivative.
+    """
+
+    OHLCV = "ohlcv"
+    MARK = "mark"
+    INDEX = "index"
+    PREMIUM = "premium"
+    FUNDING = "funding"
+    OPEN_INTEREST = "open_interest"
+    LIQUIDATIONS = "liquidations"
+    LIQUIDATION_EVENTS = "liquidation_events"
+    TAKER_VOLUME = "taker_volume"
+    OPTIONS_CHAIN = "options_chain"
+    VOL_INDEX = "vol_index"
+    FLOWS = "flows"
+    POSITIONING = "positioning"
+    BASIS = "basis"
+    OPTIONS_ACTIVITY = "options_activity"
+    OPTIONS_SUMMARY = "options_summary"
+
+
+MarketType = Literal["spot", "perp", "future", "option", "aggregate", "index"]
+OptionType = Literal["call", "put"]
+Side = Literal["long", "short"]
+ConflictPolicy = Literal["keep", "overwrite"]

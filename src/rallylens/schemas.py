@@ -1,0 +1,526 @@
+"""Canonical data model: column names, dtypes, frame schemas and series identity.
+
+Every series rallylens stores is identified by a :class:`SeriesKey` (venue,
+market, kind, timeframe) and holds rows of exactly one :class:`FrameSchema`.
+All timestamps are ``Datetime("us", "UTC")`` in column ``ts``; bars are
+labelled by their *open* time, so a bar labelled ``t`` is only known at
+``t + timeframe``.
+
+Units are fixed by the schema, never by the source:
+
+* prices in the quote currency of the market (USD for aggregates);
+* ``volume`` and ``*_base`` columns in base-asset units (coins);
+* ``*_usd`` columns in US dollars (USDT counted as USD);
+* funding ``rate`` as a decimal per settlement interval (0.0001 = 0.01 %),
+  with the interval in ``interval_hours``;
+* implied volatilities and volatility indices as decimals (0.55 = 55 %);
+* option ``mark_price`` in the underlying coin per contract of one coin
+  (Deribit's inverse convention).
+
+Markets use ccxt's unified symbols: ``BTC/USDT`` spot, ``BTC/USDT:USDT``
+linear perpetual, ``BTC/USD:BTC`` inverse perpetual. Aggregates over several
+markets of one venue use a wildcard quote: ``BTC/*`` (all spot pairs) and
+``BTC/*:*`` (all derivative contracts); aggregates across venues use the
+venue ``all``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+import polars as pl
+
+from rallylens._typing import MarketType, SeriesKind
+from rallylens.exceptions import ConfigError, SchemaError
+
+__all__ = [
+    "ALL_SCHEMAS",
+    "ASK_IV",
+    "BID_IV",
+    "BUY_USD",
+    "CANDLES",
+    "CLOSE",
+    "DELTA",
+    "EXPIRY",
+    "FUNDING",
+    "GAMMA",
+    "HIGH",
+    "INDEX_PRICE",
+    "INSTRUMENT",
+    "INTERVAL_HOURS",
+    "IRREGULAR_TIMEFRAMES",
+    "LIQUIDATIONS",
+    "LIQUIDATION_EVENTS",
+    "LONG_USD",
+    "LOW",
+    "MARK_IV",
+    "MARK_PRICE",
+    "METRIC",
+    "METRICS",
+    "NOTIONAL_USD",
+    "OI_BASE",
+    "OI_BASE_DERIVED",
+    "OI_USD",
+    "OI_USD_DERIVED",
+    "OPEN",
+    "OPEN_INTEREST",
+    "OPTIONS_CHAIN",
+    "OPTION_OI",
+    "OPTION_TYPE",
+    "PRICE",
+    "QUANTITY",
+    "QUOTE_TS",
+    "QUOTE_VOLUME",
+    "RATE",
+    "RATE_HIGH",
+    "RATE_LOW",
+    "RATE_OPEN",
+    "SELL_USD",
+    "SHORT_USD",
+    "SIDE",
+    "STRIKE",
+    "TAKER_BUY_BASE",
+    "TAKER_BUY_QUOTE",
+    "TAKER_VOLUME",
+    "THETA",
+    "TRADES",
+    "TS",
+    "TS_DTYPE",
+    "UNDERLYING_PRICE",
+    "VALUE",
+    "VEGA",
+    "VOLUME",
+    "VOL_INDEX",
+    "FrameSchema",
+    "Market",
+    "SeriesFrame",
+    "SeriesKey",
+    "parse_market",
+    "schema_for",
+    "timeframe_duration",
+    "validate",
+]
+
+TS_DTYPE = pl.Datetime("us", "UTC")
+
+# --- column names -----------------------------------------------------------
+TS = "ts"
+OPEN, HIGH, LOW, CLOSE = "open", "high", "low", "close"
+VOLUME = "volume"
+QUOTE_VOLUME = "quote_volume"
+TRADES = "trades"
+TAKER_BUY_BASE = "taker_buy_base"
+TAKER_BUY_QUOTE = "taker_buy_quote"
+RATE = "rate"
+INTERVAL_HOURS = "interval_hours"
+RATE_OPEN, RATE_HIGH, RATE_LOW = "rate_open", "rate_high", "rate_low"
+OI_BASE, OI_USD = "oi_base", "oi_usd"
+OI_BASE_DERIVED, OI_USD_DERIVED = "oi_base_derived", "oi_usd_derived"
+LONG_USD, SHORT_USD = "long_usd", "short_usd"
+SIDE, PRICE, QUANTITY, NOTIONAL_USD = "side", "price", "quantity", "notional_usd"
+BUY_USD, SELL_USD = "buy_usd", "sell_usd"
+INSTRUMENT, EXPIRY, STRIKE, OPTION_TYPE = (
+    "instrument",
+    "expiry",
+    "strike",
+    "option_type",
+)
+OPTION_OI = "open_interest"
+MARK_IV, MARK_PRICE = "mark_iv", "mark_price"
+UNDERLYING_PRICE, INDEX_PRICE = "underlying_price", "index_price"
+DELTA, GAMMA, VEGA, THETA = "delta", "gamma", "vega", "theta"
+BID_IV, ASK_IV = "bid_iv", "ask_iv"
+QUOTE_TS = "quote_ts"
+METRIC, VALUE = "metric", "value"
+
+
+@dataclass(frozen=True)
+class FrameSchema:
+    """Declared columns of one series kind.
+
+    Attributes
+    ----------
+    name : str
+        Schema name, also the store table that holds it.
+    columns : Mapping[str, pl.DataType]
+        Every column with its dtype, ``ts`` first.
+    required : tuple[str, ...]
+        Columns that may not be null.
+    key : tuple[str, ...]
+        Columns that identify a row within one series (``ts`` first).
+    """
+
+    name: str
+    columns: Mapping[str, pl.DataType]
+    required: tuple[str, ...]
+    key: tuple[str, ...] = (TS,)
+    units: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def value_columns(self) -> tuple[str, ...]:
+        """Columns that are not part of the row key."""
+        return tuple(c for c in self.columns if c not in self.key)
+
+    def empty(self) -> pl.DataFrame:
+        """Return an empty frame with this schema."""
+        return pl.DataFrame(schema=dict(self.columns))
+
+
+_F = pl.Float64()
+
+CANDLES = FrameSchema(
+    "candles",
+    {
+        TS: TS_DTYPE,
+        OPEN: _F,
+        HIGH: _F,
+        LOW: _F,
+        CLOSE: _F,
+        VOLUME: _F,
+        QUOTE_VOLUME: _F,
+        TRADES: pl.Int64(),
+        TAKER_BUY_BASE: _F,
+        TAKER_BUY_QUOTE: _F,
+    },
+    required=(TS, OPEN, HIGH, LOW, CLOSE),
+    units={
+        OPEN: "quote currency",
+        VOLUME: "base asset",
+        QUOTE_VOLUME: "quote currency",
+        TAKER_BUY_BASE: "base asset",
+        TAKER_BUY_QUOTE: "quote currency",
+    },
+)
+FUNDING = FrameSchema(
+    "funding",
+    {
+        TS: TS_DTYPE,
+        RATE: _F,
+        INTERVAL_HOURS: pl.Int32(),
+        RATE_OPEN: _F,
+        RATE_HIGH: _F,
+        RATE_LOW: _F,
+    },
+    required=(TS, RATE, INTERVAL_HOURS),
+    units={RATE: "decimal per settlement interval", INTERVAL_HOURS: "hours"},
+)
+OPEN_INTEREST = FrameSchema(
+    "open_interest",
+    {
+        TS: TS_DTYPE,
+        OI_BASE: _F,
+        OI_USD: _F,
+        OI_BASE_DERIVED: pl.Boolean(),
+        OI_USD_DERIVED: pl.Boolean(),
+    },
+    required=(TS, OI_BASE_DERIVED, OI_USD_DERIVED),
+    units={OI_BASE: "base asset", OI_USD: "USD"},
+)
+LIQUIDATIONS = FrameSchema(
+    "liquidations",
+    {TS: TS_DTYPE, LONG_USD: _F, SHORT_USD: _F},
+    required=(TS,),
+    units={LONG_USD: "USD of long positions liquidated", SHORT_USD: "USD"},
+)
+LIQUIDATION_EVENTS = FrameSchema(
+    "liquidation_events",
+    {
+        TS: TS_DTYPE,
+        SIDE: pl.String(),
+        PRICE: _F,
+        QUANTITY: _F,
+        NOTIONAL_USD: _F,
+    },
+    required=(TS, SIDE, PRICE, QUANTITY),
+    key=(TS, SIDE, PRICE, QUANTITY),
+    units={SIDE: "position liquidated: long or short", QUANTITY: "base asset"},
+)
+TAKER_VOLUME = FrameSchema(
+    "taker_volume",
+    {TS: TS_DTYPE, BUY_USD: _F, SELL_USD: _F},
+    required=(TS, BUY_USD, SELL_USD),
+    units={BUY_USD: "USD bought by takers", SELL_USD: "USD sold by takers"},
+)
+OPTIONS_CHAIN = FrameSchema(
+    "options_chain",
+    {
+        TS: TS_DTYPE,
+        INSTRUMENT: pl.String(),
+        EXPIRY: TS_DTYPE,
+        STRIKE: _F,
+        OPTION_TYPE: pl.String(),
+        OPTION_OI: _F,
+        MARK_IV: _F,
+        MARK_PRICE: _F,
+        UNDERLYING_PRICE: _F,
+        INDEX_PRICE: _F,
+        DELTA: _F,
+        GAMMA: _F,
+        VEGA: _F,
+        THETA: _F,
+        BID_IV: _F,
+        ASK_IV: _F,
+        QUOTE_TS: TS_DTYPE,
+    },
+    required=(TS, INSTRUMENT, EXPIRY, STRIKE, OPTION_TYPE),
+    key=(TS, INSTRUMENT),
+    units={
+        OPTION_OI: "contracts of one base coin",
+        MARK_IV: "decimal, annualised",
+        MARK_PRICE: "base coin per option",
+        UNDERLYING_PRICE: "USD (the expiry's forward)",
+        VEGA: "USD per vol point (venue convention)",
+        THETA: "USD per day (venue convention)",
+    },
+)
+VOL_INDEX = FrameSchema(
+    "vol_index",
+    {TS: TS_DTYPE, OPEN: _F, HIGH: _F, LOW: _F, CLOSE: _F},
+    required=(TS, CLOSE),
+    units={CLOSE: "decimal, annualised implied vol"},
+)
+METRICS = FrameSchema(
+    "metrics",
+    {TS: TS_DTYPE, METRIC: pl.String(), VALUE: _F},
+    required=(TS, METRIC),
+    key=(TS, METRIC),
+    units={VALUE: "given by the metric name suffix (_usd, _rate, _base, ...)"},
+)
+
+ALL_SCHEMAS: tuple[FrameSchema, ...] = (
+    CANDLES,
+    FUNDING,
+    OPEN_INTEREST,
+    LIQUIDATIONS,
+    LIQUIDATION_EVENTS,
+    TAKER_VOLUME,
+    OPTIONS_CHAIN,
+    VOL_INDEX,
+    METRICS,
+)
+
+_KIND_SCHEMA: dict[SeriesKind, FrameSchema] = {
+    SeriesKind.OHLCV: CANDLES,
+    SeriesKind.MARK: CANDLES,
+    SeriesKind.INDEX: CANDLES,
+    SeriesKind.PREMIUM: CANDLES,
+    SeriesKind.FUNDING: FUNDING,
+    SeriesKind.OPEN_INTEREST: OPEN_INTEREST,
+    SeriesKind.LIQUIDATIONS: LIQUIDATIONS,
+    SeriesKind.LIQUIDATION_EVENTS: LIQUIDATION_EVENTS,
+    SeriesKind.TAKER_VOLUME: TAKER_VOLUME,
+    SeriesKind.OPTIONS_CHAIN: OPTIONS_CHAIN,
+    SeriesKind.VOL_INDEX: VOL_INDEX,
+    SeriesKind.FLOWS: METRICS,
+    SeriesKind.POSITIONING: METRICS,
+    SeriesKind.BASIS: METRICS,
+    SeriesKind.OPTIONS_ACTIVITY: METRICS,
+    SeriesKind.OPTIONS_SUMMARY: METRICS,
+}
+
+
+def schema_for(kind: SeriesKind | str) -> FrameSchema:
+    """Return the canonical schema of a series kind.
+
+    Raises
+    ------
+    ConfigError
+        If ``kind`` is not a known :class:`SeriesKind`.
+    """
+    try:
+        return _KIND_SCHEMA[SeriesKind(kind)]
+    except ValueError as exc:
+        known = ", ".join(k.value for k in SeriesKind)
+        raise ConfigError(f"unknown series kind {kind!r}; use one of: {known}") from exc
+
+
+# --- timeframes -------------------------------------------------------------
+IRREGULAR_TIMEFRAMES = frozenset({"event", "settle", "snapshot"})
+"""Timeframes of series without a fixed bar length.
+
+``event`` rows are individual events (liquidations), ``settle`` rows are
+funding settlements (the interval is in each row), ``snapshot`` rows are
+point-in-time snapshots (option chains).
+"""
+
+_TF_RE = re.compile(r"^(\d+)(m|h|d|w)$")
+_TF_UNIT = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def timeframe_duration(timeframe: str) -> timedelta | None:
+    """Length of one bar of ``timeframe``, or None for irregular timeframes.
+
+    Parameters
+    ----------
+    timeframe : str
+        ``1m``, ``5m``, ``1h``, ``4h``, ``8h``, ``1d``, ``1w`` ... or one of
+        :data:`IRREGULAR_TIMEFRAMES`.
+
+    Raises
+    ------
+    ConfigError
+        If the timeframe is not recognised.
+
+    Examples
+    --------
+    >>> timeframe_duration("4h")
+    datetime.timedelta(seconds=14400)
+    """
+    if timeframe in IRREGULAR_TIMEFRAMES:
+        return None
+    match = _TF_RE.match(timeframe)
+    if match is None or int(match.group(1)) == 0:
+        raise ConfigError(
+            f"unknown timeframe {timeframe!r}; use e.g. 5m, 1h, 4h, 8h, 1d, 1w "
+            f"or one of {sorted(IRREGULAR_TIMEFRAMES)}"
+        )
+    return timedelta(seconds=int(match.group(1)) * _TF_UNIT[match.group(2)])
+
+
+# --- markets and series identity ---------------------------------------------
+_MARKET_RE = re.compile(
+    r"^(?P<base>[A-Z0-9]+)(?:/(?P<quote>[A-Z0-9*]+)(?::(?P<settle>[A-Z0-9*]+)"
+    r"(?:-(?P<suffix>[A-Za-z0-9-]+))?)?)?$"
+)
+
+
+@dataclass(frozen=True)
+class Market:
+    """A parsed market symbol."""
+
+    symbol: str
+    base: str
+    quote: str | None
+    settle: str | None
+    market_type: MarketType
+
+
+def parse_market(symbol: str) -> Market:
+    """Parse a ccxt unified market symbol.
+
+    Parameters
+    ----------
+    symbol : str
+        ``BTC/USDT`` (spot), ``BTC/USDT:USDT`` (linear perp),
+        ``BTC/USD:BTC`` (inverse perp), ``BTC/USD:BTC-260327`` (dated future),
+        ``BTC/*`` and ``BTC/*:*`` (aggregates), or a bare asset ``BTC``
+        (an index or an asset-wide aggregate).
+
+    Raises
+    ------
+    ConfigError
+        If the symbol is not in ccxt's unified form.
+
+    Examples
+    --------
+    >>> parse_market("BTC/USDT:USDT").market_type
+    'perp'
+    """
+    match = _MARKET_RE.match(symbol)
+    if match is None:
+        raise ConfigError(
+            f"market {symbol!r} is not a ccxt unified symbol; write spot as "
+            "'BTC/USDT', a linear perp as 'BTC/USDT:USDT', an inverse perp as "
+            "'BTC/USD:BTC'"
+        )
+    base, quote, settle, suffix = match.group("base", "quote", "settle", "suffix")
+    market_type: MarketType
+    if quote is None:
+        market_type = "index"
+    elif quote == "*" or settle == "*":
+        market_type = "aggregate"
+    elif settle is None:
+        market_type = "spot"
+    elif suffix is None:
+        market_type = "perp"
+    elif suffix.endswith(("-C", "-P")):
+        market_type = "option"
+    else:
+        market_type = "future"
+    return Market(symbol, base, quote, settle, market_type)
+
+
+@dataclass(frozen=True, order=True)
+class SeriesKey:
+    """Identity of one stored series."""
+
+    venue: str
+    market: str
+    kind: SeriesKind
+    timeframe: str
+
+    def __post_init__(self) -> None:
+        if not self.venue or self.venue != self.venue.lower() or " " in self.venue:
+            raise ConfigError(
+                f"venue {self.venue!r} must be a lower-case ccxt id such as "
+                "'binance', 'binanceusdm', 'deribit' or 'all'"
+            )
+        parse_market(self.market)
+        object.__setattr__(self, "kind", SeriesKind(self.kind))
+        timeframe_duration(self.timeframe)
+
+    @property
+    def asset(self) -> str:
+        """Base asset of the market (``BTC`` for ``BTC/USDT:USDT``)."""
+        return parse_market(self.market).base
+
+    @property
+    def schema(self) -> FrameSchema:
+        """Canonical schema of this series' rows."""
+        return schema_for(self.kind)
+
+    def __str__(self) -> str:
+        return f"{self.venue}:{self.market}:{self.kind.value}:{self.timeframe}"
+
+
+def validate(df: pl.DataFrame, schema: FrameSchema) -> pl.DataFrame:
+    """Check that ``df`` has exactly the columns and dtypes of ``schema``.
+
+    Returns the frame with columns in schema order.
+
+    Raises
+    ------
+    SchemaError
+        Naming the missing, extra or mistyped columns, or the required
+        columns holding nulls.
+    """
+    missing = [c for c in schema.columns if c not in df.columns]
+    extra = [c for c in df.columns if c not in schema.columns]
+    if missing or extra:
+        raise SchemaError(
+            f"{schema.name} frame: missing columns {missing}, unexpected {extra}"
+        )
+    wrong = [
+        f"{c} is {df.schema[c]}, expected {dtype}"
+        for c, dtype in schema.columns.items()
+        if df.schema[c] != dtype
+    ]
+    if wrong:
+        raise SchemaError(f"{schema.name} frame: " + "; ".join(wrong))
+    nulls = [c for c in schema.required if df[c].null_count() > 0]
+    if nulls:
+        raise SchemaError(f"{schema.name} frame: nulls in required columns {nulls}")
+    return df.select(list(schema.columns))
+
+
+@dataclass(frozen=True)
+class SeriesFrame:
+    """Rows of one series in canonical form, as produced by a source.
+
+    Attributes
+    ----------
+    key : SeriesKey
+        Identity of the series.
+    frame : pl.DataFrame
+        Rows in the schema of ``key.kind``, sorted by key, no duplicate keys.
+    notes : Mapping[str, str]
+        Facts about the series worth keeping with it (units converted,
+        derived columns, known limitations of the source).
+    """
+
+    key: SeriesKey
+    frame: pl.DataFrame
+    notes: Mapping[str, str] = field(default_factory=dict)
