@@ -70,6 +70,7 @@ _OPTION_KEYS = {
     "derive_oi",
 }
 _GENERIC_KEYS = {
+    "market_column",
     "ts_column",
     "ts_format",
     "ts_truncate",
@@ -171,56 +172,55 @@ def match_rule(rules: Sequence[MappingRule], path: Path) -> MappingRule | None:
 
 # --- generic preset ---------------------------------------------------------
 def parse_generic(raw: RawFile, options: FileOptions) -> Parsed:
-    """Parse any CSV/Parquet described by a mapping rule (see module docs)."""
-    extra = options.extra
+    """Parse any CSV/Parquet described by a mapping rule (see module docs).
+
+    With ``market_column`` the file may hold several markets (one series
+    each, the column holding ccxt unified symbols such as ``BTC/USD``).
+    """
     if options.kind is None:
-        raise ParseError(
-            f"{raw.path}: the generic preset needs 'kind' in its mapping rule"
-        )
-    ts_column = str(extra.get("ts_column", ""))
+        raise ParseError(f"{raw.path}: the generic preset needs 'kind' in its mapping rule")
     frame = read_strings(raw)
+    market_column = options.extra.get("market_column")
+    if market_column is None:
+        return _parse_generic_part(raw, frame, options)
+    if str(market_column) not in frame.columns:
+        raise ParseError(f"{raw.path}: market_column {market_column!r} not in the file")
+    parsed = Parsed()
+    for market in sorted(frame[str(market_column)].unique().drop_nulls().to_list()):
+        part = frame.filter(pl.col(str(market_column)) == market)
+        parsed.add(_parse_generic_part(raw, part, replace(options, market=str(market).upper())))
+    return parsed
+
+
+def _parse_generic_part(raw: RawFile, frame: pl.DataFrame, options: FileOptions) -> Parsed:
+    assert options.kind is not None
+    extra = options.extra
+    ts_column = str(extra.get("ts_column", ""))
     if ts_column not in frame.columns:
-        raise ParseError(
-            f"{raw.path}: ts_column {ts_column!r} not in the file's columns {frame.columns[:12]}"
-        )
-    ts = _generic_ts(raw, frame, ts_column, options)
+        raise ParseError(f"{raw.path}: ts_column {ts_column!r} not in the file's columns {frame.columns[:12]}")
     scale = _table(extra, "scale")
-    constants = _table(extra, "constants")
-    base = pl.DataFrame({TS: ts, ROW: frame[ROW]})
+    base = pl.DataFrame({TS: _generic_ts(raw, frame, ts_column, options), ROW: frame[ROW]})
     schema = schema_for(options.kind)
     key = options.key(raw, kind=options.kind, what="mapped")
     if schema is METRICS:
         metrics = _table(extra, "metrics")
         if not metrics:
-            raise ParseError(
-                f"{raw.path}: kind {options.kind.value} needs a 'metrics' table in its mapping rule"
-            )
+            raise ParseError(f"{raw.path}: kind {options.kind.value} needs a 'metrics' table in its mapping rule")
         parts = [
             base.with_columns(
                 pl.lit(name).alias(METRIC),
-                (
-                    parse_float(raw, frame, str(col)) * float(str(scale.get(name, 1.0)))
-                ).alias(VALUE),
+                (parse_float(raw, frame, str(col)) * float(str(scale.get(name, 1.0)))).alias(VALUE),
             )
             for name, col in metrics.items()
         ]
         return finish_series(raw, key, pl.concat(parts), now=options.now)
-    columns = _table(extra, "columns")
-    for target, col in columns.items():
+    for target, col in _table(extra, "columns").items():
         if target not in schema.columns:
-            raise ParseError(
-                f"{raw.path}: mapping column {target!r} is not in the {schema.name} schema {list(schema.columns)}"
-            )
+            raise ParseError(f"{raw.path}: mapping column {target!r} is not in the {schema.name} schema {list(schema.columns)}")
         if str(col) not in frame.columns:
-            raise ParseError(
-                f"{raw.path}: mapped source column {col!r} not in the file"
-            )
-        base = base.with_columns(
-            parse_float(raw, frame, str(col)).alias(target)
-            * float(str(scale.get(target, 1.0)))
-        )
-    for target, value in constants.items():
-        base = base.with_columns(pl.lit(value).alias(target))
+            raise ParseError(f"{raw.path}: mapped source column {col!r} not in the file")
+        base = base.with_columns(parse_float(raw, frame, str(col)).alias(target) * float(str(scale.get(target, 1.0))))
+    base = base.with_columns(pl.lit(value).alias(target) for target, value in _table(extra, "constants").items())
     return finish_series(raw, key, base, now=options.now)
 
 

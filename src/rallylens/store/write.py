@@ -83,14 +83,27 @@ class WriteReport:
         return sum(s.conflicting for s in self.series)
 
 
-def find_import(store: Store, sha256: str, preset: str) -> tuple[int, str] | None:
-    """Return ``(import_id, imported_at)`` of an earlier import of the same bytes."""
-    row = store.one(
-        "SELECT import_id, imported_at::VARCHAR FROM imports "
-        "WHERE sha256 = ? AND preset = ? ORDER BY import_id DESC LIMIT 1",
+def find_import(
+    store: Store, sha256: str, preset: str, keys: Sequence[SeriesKey]
+) -> tuple[int, str] | None:
+    """Return ``(import_id, imported_at)`` of an earlier import of the same bytes.
+
+    Only an import with the same preset that produced exactly the series in
+    ``keys`` counts (the same file read as another market is a new import).
+    """
+    wanted = sorted(str(k) for k in keys)
+    rows = store.run(
+        "SELECT i.import_id, i.imported_at::VARCHAR, "
+        "list(s.venue || ':' || s.market || ':' || s.kind || ':' || s.timeframe) "
+        "FROM imports i JOIN series_imports si USING (import_id) "
+        "JOIN series s USING (series_id) WHERE i.sha256 = ? AND i.preset = ? "
+        "GROUP BY ALL ORDER BY i.import_id DESC",
         [sha256, preset],
     )
-    return None if row is None else (int(str(row[0])), str(row[1]))
+    for import_id, imported_at, names in rows:
+        if sorted(names) == wanted:  # type: ignore[call-overload]
+            return int(str(import_id)), str(imported_at)
+    return None
 
 
 def write_series(

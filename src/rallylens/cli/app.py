@@ -1,0 +1,214 @@
+"""The ``rallylens`` command: thin commands that call one library function each."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+import polars as pl
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from rallylens import __version__
+from rallylens.cli._render import console, err_console, frame_table, print_json
+from rallylens.config import Settings, load_settings
+from rallylens.exceptions import RallylensError
+
+__all__ = ["cli", "main"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class _Context:
+    def __init__(self, store: str | None) -> None:
+        self._store = store
+        self._settings: Settings | None = None
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            self._settings = load_settings(store=self._store)
+        return self._settings
+
+
+def _handle_errors(func: F) -> F:
+    """Print a RallylensError once as 'ErrorName: message' and exit 1."""
+
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except RallylensError as exc:
+            err_console.print(f"[bold red]{type(exc).__name__}[/]: {exc}", soft_wrap=True)
+            sys.exit(1)
+
+    wrapper.__name__ = func.__name__
+    wrapper.__doc__ = func.__doc__
+    return wrapper  # type: ignore[return-value]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="rallylens")
+@click.option(
+    "--store",
+    metavar="PATH",
+    envvar="RALLYLENS_STORE",
+    help="DuckDB store file [default: the user data dir; env RALLYLENS_STORE].",
+)
+@click.option("-v", "--verbose", count=True, help="Log more (-vv for debug).")
+@click.pass_context
+def cli(ctx: click.Context, store: str | None, verbose: int) -> None:
+    """rallylens: is this crypto rally real?
+
+    Import market data, inspect the store, and analyse rallies from funding,
+    open interest, liquidations, spot/perp flows and options positioning.
+    """
+    level = logging.WARNING - 10 * min(verbose, 2)
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    ctx.obj = _Context(store)
+
+
+# --- import -----------------------------------------------------------------
+@cli.command("import")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("-r", "--recursive", is_flag=True, help="Descend into folders.")
+@click.option("--preset", help="Force a file format (see 'Presets' below).")
+@click.option(
+    "--mapping",
+    "mappings",
+    multiple=True,
+    type=click.Path(exists=True, path_type=Path),
+    help="Mapping file or folder of *.toml rules (repeatable).",
+)
+@click.option("--venue", help="Venue id, e.g. binance, bybit, okx, deribit, all.")
+@click.option("--market", help="ccxt unified market, e.g. BTC/USDT or BTC/USDT:USDT.")
+@click.option("--kind", help="Series kind, e.g. ohlcv, funding, open_interest.")
+@click.option("--timeframe", help="Bar length (1h, 4h, 1d), or settle/snapshot/event.")
+@click.option("--rate-unit", type=click.Choice(["decimal", "percent"]), help="Unit of funding rates.")
+@click.option("--oi-unit", type=click.Choice(["base", "usd"]), help="Unit of open interest.")
+@click.option("--interval-hours", type=int, help="Funding settlement interval (1, 4, 8).")
+@click.option("--epoch-unit", type=click.Choice(["auto", "s", "ms", "us"]), default="auto", show_default=True)
+@click.option("--snapshot-time", help="Snapshot time of an option chain file (ISO, UTC).")
+@click.option("--overwrite", is_flag=True, help="Replace stored values that differ (default: keep them).")
+@click.option("--force", is_flag=True, help="Re-import files already imported byte for byte.")
+@click.option("--dry-run", is_flag=True, help="Parse and report; write nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.pass_obj
+@_handle_errors
+def import_cmd(obj: _Context, paths: tuple[Path, ...], recursive: bool, preset: str | None,
+               mappings: tuple[Path, ...], venue: str | None, market: str | None, kind: str | None,
+               timeframe: str | None, rate_unit: str | None, oi_unit: str | None,
+               interval_hours: int | None, epoch_unit: str, snapshot_time: str | None,
+               overwrite: bool, force: bool, dry_run: bool, as_json: bool) -> None:
+    """Import market-data files (CSV, CSV.gz, zip, Parquet, Feather) into the store.
+
+    Each file is recognised by its header and name (or by --preset / a
+    mapping rule), converted to canonical units and written in one
+    transaction: a file that fails leaves the store as it was. Re-importing
+    the same file adds nothing.
+    """
+    from rallylens.sources import FileOptions, find_files, load_mapping
+    from rallylens.store import Store
+    from rallylens.store.ingest import import_files
+
+    options = FileOptions(
+        venue=venue, market=market, kind=kind, timeframe=timeframe,  # type: ignore[arg-type]
+        rate_unit=rate_unit, oi_unit=oi_unit, interval_hours=interval_hours,  # type: ignore[arg-type]
+        epoch_unit=epoch_unit, snapshot_ts=_parse_time(snapshot_time),  # type: ignore[arg-type]
+    )
+    rules = [r for m in (*mappings, *obj.settings.mappings) for r in load_mapping(m)]
+    files = find_files(paths, recursive=recursive)
+    if not files:
+        raise click.UsageError("no data files found (use --recursive for folders)")
+    with Store(obj.settings.store_path) as store, _progress(not as_json) as progress:
+        task = progress.add_task("importing", total=len(files))
+
+        def advance(result: Any) -> None:
+            progress.update(task, advance=1, description=result.path.name[:40])
+            if result.status == "failed" and not as_json:
+                progress.console.print(f"[red]failed[/] {result.error}", soft_wrap=True)
+
+        summary = import_files(
+            store, files, preset=preset, options=options, rules=rules,
+            policy="overwrite" if overwrite else "keep", dry_run=dry_run, force=force,
+            on_file=advance,
+        )
+    from rallylens.cli._import_view import import_frame, render_import
+
+    if as_json:
+        print_json(import_frame(summary).to_dicts())
+    else:
+        render_import(summary, store_path=obj.settings.store_path, dry_run=dry_run)
+    if summary.failed:
+        sys.exit(1)
+
+
+def _parse_time(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise click.BadParameter(f"{value!r} is not an ISO date/time") from exc
+    if parsed.tzinfo is None:
+        from datetime import UTC
+
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed
+
+
+def _progress(enabled: bool) -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description:<40}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err_console,
+        disable=not enabled,
+        transient=True,
+    )
+
+
+# --- store ------------------------------------------------------------------
+@cli.group("store")
+def store_group() -> None:
+    """Inspect the embedded store."""
+
+
+@store_group.command("info")
+@click.option("--asset", help="Only series of this asset (BTC, ETH, ...).")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.pass_obj
+@_handle_errors
+def store_info(obj: _Context, asset: str | None, as_json: bool) -> None:
+    """List every stored series: range, rows, gaps and where it came from."""
+    from rallylens.store import Store, series_info
+
+    with Store(obj.settings.store_path) as store:
+        info = series_info(store)
+    if asset:
+        info = info.filter(pl.col("asset") == asset.upper())
+    if as_json:
+        print_json(info.to_dicts())
+        return
+    if info.is_empty():
+        console.print(f"store {obj.settings.store_path} is empty: import data with 'rallylens import PATH'")
+        return
+    shown = info.with_columns(
+        pl.col("sources").list.eval(pl.element().str.split("/").list.last()).alias("sources")
+    )
+    console.print(
+        frame_table(
+            shown,
+            title=f"{obj.settings.store_path}: {info.height} series",
+            columns=["series", "first_ts", "last_ts", "rows", "gaps", "largest_gap_bars", "sources", "last_import", "notes"],
+        )
+    )
+
+
+def main() -> None:
+    """Entry point of the ``rallylens`` console script."""
+    cli.main(prog_name="rallylens")
