@@ -39,13 +39,20 @@ from rallylens.exceptions import ConfigError, SchemaError
 __all__ = [
     "ALL_SCHEMAS",
     "ASK_IV",
+    "BASIS_USD",
     "BID_IV",
     "BUY_USD",
     "CANDLES",
     "CLOSE",
+    "COINBASE_PREMIUM_RATE",
     "DELTA",
+    "DVOL",
+    "ETF_NET_FLOW_USD",
     "EXPIRY",
     "FUNDING",
+    "FUNDING_APR",
+    "FUNDING_INTERVAL_HOURS",
+    "FUNDING_RATE",
     "GAMMA",
     "HIGH",
     "INDEX_PRICE",
@@ -54,8 +61,11 @@ __all__ = [
     "IRREGULAR_TIMEFRAMES",
     "LIQUIDATIONS",
     "LIQUIDATION_EVENTS",
+    "LIQ_LONG_USD",
+    "LIQ_SHORT_USD",
     "LONG_USD",
     "LOW",
+    "MARK_CLOSE",
     "MARK_IV",
     "MARK_PRICE",
     "METRIC",
@@ -70,6 +80,18 @@ __all__ = [
     "OPTIONS_CHAIN",
     "OPTION_OI",
     "OPTION_TYPE",
+    "PANEL",
+    "PANEL_OI_BASE",
+    "PANEL_OI_USD",
+    "PERP_CLOSE",
+    "PERP_HIGH",
+    "PERP_LOW",
+    "PERP_OPEN",
+    "PERP_QUOTE_VOLUME",
+    "PERP_TAKER_BUY_QUOTE",
+    "PERP_TAKER_BUY_USD",
+    "PERP_TAKER_SELL_USD",
+    "PERP_VOLUME",
     "PRICE",
     "QUANTITY",
     "QUOTE_TS",
@@ -81,6 +103,15 @@ __all__ = [
     "SELL_USD",
     "SHORT_USD",
     "SIDE",
+    "SPOT_CLOSE",
+    "SPOT_HIGH",
+    "SPOT_LOW",
+    "SPOT_OPEN",
+    "SPOT_QUOTE_VOLUME",
+    "SPOT_TAKER_BUY_QUOTE",
+    "SPOT_TAKER_BUY_USD",
+    "SPOT_TAKER_SELL_USD",
+    "SPOT_VOLUME",
     "STRIKE",
     "TAKER_BUY_BASE",
     "TAKER_BUY_QUOTE",
@@ -524,3 +555,65 @@ class SeriesFrame:
     key: SeriesKey
     frame: pl.DataFrame
     notes: Mapping[str, str] = field(default_factory=dict)
+
+
+# --- the analysis panel (one time-aligned frame per asset) -------------------
+SPOT_OPEN, SPOT_HIGH, SPOT_LOW, SPOT_CLOSE = "spot_open", "spot_high", "spot_low", "spot_close"
+SPOT_VOLUME, SPOT_QUOTE_VOLUME = "spot_volume", "spot_quote_volume"
+SPOT_TAKER_BUY_QUOTE = "spot_taker_buy_quote"
+PERP_OPEN, PERP_HIGH, PERP_LOW, PERP_CLOSE = "perp_open", "perp_high", "perp_low", "perp_close"
+PERP_VOLUME, PERP_QUOTE_VOLUME = "perp_volume", "perp_quote_volume"
+PERP_TAKER_BUY_QUOTE = "perp_taker_buy_quote"
+MARK_CLOSE = "mark_close"
+FUNDING_RATE, FUNDING_INTERVAL_HOURS, FUNDING_APR = (
+    "funding_rate",
+    "funding_interval_hours",
+    "funding_apr",
+)
+PANEL_OI_USD, PANEL_OI_BASE = "oi_usd", "oi_base"
+LIQ_LONG_USD, LIQ_SHORT_USD = "liq_long_usd", "liq_short_usd"
+SPOT_TAKER_BUY_USD, SPOT_TAKER_SELL_USD = "spot_taker_buy_usd", "spot_taker_sell_usd"
+PERP_TAKER_BUY_USD, PERP_TAKER_SELL_USD = "perp_taker_buy_usd", "perp_taker_sell_usd"
+DVOL = "dvol"
+BASIS_USD = "basis_usd"
+ETF_NET_FLOW_USD = "etf_net_flow_usd"
+COINBASE_PREMIUM_RATE = "coinbase_premium_rate"
+
+PANEL = FrameSchema(
+    "panel",
+    {
+        TS: TS_DTYPE,
+        **{
+            c: _F
+            for c in (
+                SPOT_OPEN, SPOT_HIGH, SPOT_LOW, SPOT_CLOSE, SPOT_VOLUME,
+                SPOT_QUOTE_VOLUME, SPOT_TAKER_BUY_QUOTE,
+                PERP_OPEN, PERP_HIGH, PERP_LOW, PERP_CLOSE, PERP_VOLUME,
+                PERP_QUOTE_VOLUME, PERP_TAKER_BUY_QUOTE, MARK_CLOSE,
+                FUNDING_RATE,
+            )
+        },
+        FUNDING_INTERVAL_HOURS: pl.Int32(),
+        **{
+            c: _F
+            for c in (
+                FUNDING_APR, PANEL_OI_USD, PANEL_OI_BASE, LIQ_LONG_USD, LIQ_SHORT_USD,
+                SPOT_TAKER_BUY_USD, SPOT_TAKER_SELL_USD, PERP_TAKER_BUY_USD,
+                PERP_TAKER_SELL_USD, DVOL, BASIS_USD, ETF_NET_FLOW_USD,
+                COINBASE_PREMIUM_RATE,
+            )
+        },
+    },
+    required=(TS,),
+    units={
+        SPOT_CLOSE: "USD (USDT counted as USD)",
+        SPOT_VOLUME: "base asset per bar",
+        FUNDING_RATE: "decimal per settlement interval, last settled",
+        FUNDING_APR: "decimal per year (rate x settlements per year)",
+        PANEL_OI_USD: "USD at bar close",
+        LIQ_LONG_USD: "USD liquidated in the bar",
+        DVOL: "decimal, annualised implied vol at bar close",
+    },
+)
+"""Columns of :func:`rallylens.store.load_panel`; row ``ts`` holds what is known
+by the close of the bar opened at ``ts``."""

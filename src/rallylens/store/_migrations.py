@@ -110,13 +110,13 @@ MIGRATIONS: tuple[tuple[int, list[str]], ...] = ((1, _V1),)
 
 def current_version(con: duckdb.DuckDBPyConnection) -> int:
     """Highest applied migration version, 0 for a new store."""
-    con.execute(
-        "CREATE TABLE IF NOT EXISTS schema_version "
-        "(version INTEGER PRIMARY KEY, applied_at TIMESTAMP NOT NULL)"
+    exists = con.execute(
+        "SELECT count(*) FROM information_schema.tables "
+        "WHERE table_name = 'schema_version'"
     ).fetchall()
-    rows = con.execute(
-        "SELECT coalesce(max(version), 0) FROM schema_version"
-    ).fetchall()
+    if not exists[0][0]:
+        return 0
+    rows = con.execute("SELECT coalesce(max(version), 0) FROM schema_version").fetchall()
     return int(rows[0][0])
 
 
@@ -134,6 +134,10 @@ def apply_migrations(con: duckdb.DuckDBPyConnection) -> list[int]:
             continue
         con.execute("BEGIN TRANSACTION").fetchall()
         try:
+            con.execute(
+                "CREATE TABLE IF NOT EXISTS schema_version "
+                "(version INTEGER PRIMARY KEY, applied_at TIMESTAMP NOT NULL)"
+            ).fetchall()
             for statement in statements:
                 con.execute(statement).fetchall()
             con.execute(
