@@ -253,6 +253,8 @@ def _check_future(
 
 def _dedupe(frame: pl.DataFrame, schema: FrameSchema) -> tuple[pl.DataFrame, int]:
     key = list(schema.key)
+    if key == [TS] and bool((frame[TS].diff().drop_nulls() > timedelta(0)).all()):
+        return frame, 0  # already strictly increasing: nothing to drop or sort
     filled = (
         pl.sum_horizontal(
             pl.col(c).is_not_null().cast(pl.Int32) for c in schema.value_columns

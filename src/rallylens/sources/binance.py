@@ -26,6 +26,7 @@ Metrics (``.../metrics/BTCUSDT-metrics-2024-01-01.csv``), 5-minute samples::
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 
 import polars as pl
 
@@ -89,6 +90,7 @@ _SHORT_COLUMNS = (
     "taker_buy_quote",
 )
 _NAME_RE = re.compile(r"^(?P<symbol>[A-Z0-9]+(?:_PERP)?)-(?P<tf>\d+[smhdwM])(?:-|\.|$)")
+_EARLIEST = datetime(2009, 1, 3, tzinfo=UTC)
 _TIMEFRAMES = {
     "1s",
     "1m",
@@ -153,7 +155,8 @@ def _read_kline_strings(raw: RawFile) -> pl.DataFrame:
                 f"{raw.path}: {frame.width - 1} columns; Binance klines have 12 "
                 "(open_time ... ignore)"
             )
-        frame = frame.rename(dict(zip(frame.columns[:12], KLINE_COLUMNS, strict=True)))
+        data_columns = [c for c in frame.columns if c != ROW]
+        frame = frame.rename(dict(zip(data_columns, KLINE_COLUMNS, strict=True)))
     elif "taker_buy_base" in frame.columns:
         frame = frame.rename(
             {
@@ -172,8 +175,50 @@ def infer_timeframe(ts: pl.Series) -> str | None:
     return _tf_from_seconds(int(diffs.dt.total_seconds().mode().sort()[0]))
 
 
+def _read_typed(raw: RawFile, epoch_unit: str) -> pl.DataFrame | None:
+    """Fast path for a well-formed headerless 12-column file (None otherwise).
+
+    Anything unusual (a header, a bad value, a missing field) returns None so
+    the string path can name the offending line.
+    """
+    fields = _first_fields(raw)
+    if len(fields) != len(KLINE_COLUMNS) or not fields[0].strip().isdigit():
+        return None
+    floats = {c: pl.Float64 for c in KLINE_COLUMNS}
+    floats.update(open_time=pl.Int64, close_time=pl.Int64, count=pl.Int64)
+    try:
+        frame = pl.read_csv(raw.data, has_header=False, new_columns=list(KLINE_COLUMNS), schema_overrides=floats)
+    except pl.exceptions.PolarsError:
+        return None
+    if frame.width != len(KLINE_COLUMNS) or frame.select(KLINE_COLUMNS[:6]).null_count().sum_horizontal().item():
+        return None
+    ms = pl.col("open_time")
+    factor = {"s": 1_000_000, "ms": 1_000, "us": 1}.get(epoch_unit)
+    scale = pl.lit(factor) if factor else pl.when(ms < 10**11).then(1_000_000).when(ms < 10**14).then(1_000).otherwise(1)
+    return frame.select(
+        (ms * scale).cast(pl.Datetime("us")).dt.replace_time_zone("UTC").alias(TS),
+        pl.col("open").alias(OPEN), pl.col("high").alias(HIGH), pl.col("low").alias(LOW),
+        pl.col("close").alias(CLOSE), pl.col("volume").alias(VOLUME),
+        pl.col("quote_volume").alias(QUOTE_VOLUME), pl.col("count").alias(TRADES),
+        pl.col("taker_buy_volume").alias(TAKER_BUY_BASE),
+        pl.col("taker_buy_quote_volume").alias(TAKER_BUY_QUOTE),
+        ((pl.col("close_time") - ms) * scale).alias("__span_us"),
+    ).with_row_index(ROW, offset=1).with_columns(pl.col(ROW).cast(pl.Int64))
+
+
 def parse_klines(raw: RawFile, options: FileOptions) -> Parsed:
     """Parse a Binance kline CSV (12 columns, or the 8-column taker variant)."""
+    typed = _read_typed(raw, options.epoch_unit)
+    if typed is not None and typed.height and typed[TS].min() >= _EARLIEST:  # type: ignore[operator]
+        options = _identity_from_name(raw, options)
+        if options.timeframe is None:
+            span = typed["__span_us"].mode().sort()
+            seconds = round((int(span[0]) + 1000) / 1_000_000) if span.len() else 0
+            options = options.merged(timeframe=_tf_from_seconds(seconds) if seconds > 0 else infer_timeframe(typed[TS]))
+        out = typed.drop("__span_us")
+        _check_ohlc(raw, out)
+        key = options.key(raw, kind=SeriesKind.OHLCV, what="Binance klines")
+        return finish_series(raw, key, out, now=options.now)
     frame = _read_kline_strings(raw)
     require_columns(raw, frame, ["open_time", "open", "high", "low", "close", "volume"])
     ts = parse_epoch(raw, frame, "open_time", unit=options.epoch_unit)

