@@ -1,4 +1,4 @@
-"""rallylens: is this crypto rally real?"""
+"""Rallylens: is this crypto rally real?"""
 
 from importlib import metadata as _metadata
 

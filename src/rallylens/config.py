@@ -3,7 +3,8 @@
 Only the CLI and the web app call :func:`load_settings`; library code receives
 settings as arguments.
 
-The config file is ``$RALLYLENS_CONFIG`` or ``<user config dir>/rallylens/config.toml``::
+The config file is ``$RALLYLENS_CONFIG`` or
+``<user config dir>/rallylens/config.toml``::
 
     store = "~/data/rallylens.duckdb"     # the DuckDB file
     mappings = ["~/rallylens/mappings"]   # mapping files/folders used by import
@@ -80,10 +81,14 @@ def load_settings(
     path = config_path or default_config_path()
     document = _read_config(path) if path.exists() else {}
     store_value = store or os.environ.get("RALLYLENS_STORE") or document.get("store")
-    store_path = Path(str(store_value)).expanduser() if store_value else default_store_path()
+    store_path = (
+        Path(str(store_value)).expanduser() if store_value else default_store_path()
+    )
     mappings = document.get("mappings", [])
     if not isinstance(mappings, list):
-        raise ConfigError(f"{path}: 'mappings' must be a list of paths, got {mappings!r}")
+        raise ConfigError(
+            f"{path}: 'mappings' must be a list of paths, got {mappings!r}"
+        )
     return Settings(store_path, tuple(Path(str(m)).expanduser() for m in mappings))
 
 
@@ -95,6 +100,7 @@ def _read_config(path: Path) -> Mapping[str, object]:
     unknown = set(document) - _KEYS
     if unknown:
         raise ConfigError(
-            f"config file {path}: unknown keys {sorted(unknown)}; known: {sorted(_KEYS)}"
+            f"config file {path}: unknown keys {sorted(unknown)}; "
+            f"known: {sorted(_KEYS)}"
         )
     return document

@@ -558,10 +558,20 @@ class SeriesFrame:
 
 
 # --- the analysis panel (one time-aligned frame per asset) -------------------
-SPOT_OPEN, SPOT_HIGH, SPOT_LOW, SPOT_CLOSE = "spot_open", "spot_high", "spot_low", "spot_close"
+SPOT_OPEN, SPOT_HIGH, SPOT_LOW, SPOT_CLOSE = (
+    "spot_open",
+    "spot_high",
+    "spot_low",
+    "spot_close",
+)
 SPOT_VOLUME, SPOT_QUOTE_VOLUME = "spot_volume", "spot_quote_volume"
 SPOT_TAKER_BUY_QUOTE = "spot_taker_buy_quote"
-PERP_OPEN, PERP_HIGH, PERP_LOW, PERP_CLOSE = "perp_open", "perp_high", "perp_low", "perp_close"
+PERP_OPEN, PERP_HIGH, PERP_LOW, PERP_CLOSE = (
+    "perp_open",
+    "perp_high",
+    "perp_low",
+    "perp_close",
+)
 PERP_VOLUME, PERP_QUOTE_VOLUME = "perp_volume", "perp_quote_volume"
 PERP_TAKER_BUY_QUOTE = "perp_taker_buy_quote"
 MARK_CLOSE = "mark_close"
@@ -586,10 +596,21 @@ PANEL = FrameSchema(
         **{
             c: _F
             for c in (
-                SPOT_OPEN, SPOT_HIGH, SPOT_LOW, SPOT_CLOSE, SPOT_VOLUME,
-                SPOT_QUOTE_VOLUME, SPOT_TAKER_BUY_QUOTE,
-                PERP_OPEN, PERP_HIGH, PERP_LOW, PERP_CLOSE, PERP_VOLUME,
-                PERP_QUOTE_VOLUME, PERP_TAKER_BUY_QUOTE, MARK_CLOSE,
+                SPOT_OPEN,
+                SPOT_HIGH,
+                SPOT_LOW,
+                SPOT_CLOSE,
+                SPOT_VOLUME,
+                SPOT_QUOTE_VOLUME,
+                SPOT_TAKER_BUY_QUOTE,
+                PERP_OPEN,
+                PERP_HIGH,
+                PERP_LOW,
+                PERP_CLOSE,
+                PERP_VOLUME,
+                PERP_QUOTE_VOLUME,
+                PERP_TAKER_BUY_QUOTE,
+                MARK_CLOSE,
                 FUNDING_RATE,
             )
         },
@@ -597,9 +618,18 @@ PANEL = FrameSchema(
         **{
             c: _F
             for c in (
-                FUNDING_APR, PANEL_OI_USD, PANEL_OI_BASE, LIQ_LONG_USD, LIQ_SHORT_USD,
-                SPOT_TAKER_BUY_USD, SPOT_TAKER_SELL_USD, PERP_TAKER_BUY_USD,
-                PERP_TAKER_SELL_USD, DVOL, BASIS_USD, ETF_NET_FLOW_USD,
+                FUNDING_APR,
+                PANEL_OI_USD,
+                PANEL_OI_BASE,
+                LIQ_LONG_USD,
+                LIQ_SHORT_USD,
+                SPOT_TAKER_BUY_USD,
+                SPOT_TAKER_SELL_USD,
+                PERP_TAKER_BUY_USD,
+                PERP_TAKER_SELL_USD,
+                DVOL,
+                BASIS_USD,
+                ETF_NET_FLOW_USD,
                 COINBASE_PREMIUM_RATE,
             )
         },

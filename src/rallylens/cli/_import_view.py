@@ -24,12 +24,31 @@ def import_frame(summary: ImportSummary) -> pl.DataFrame:
             "error": result.error,
         }
         if not result.series:
-            rows.append({**base, "series": None, "rows": 0, "inserted": 0, "filled": 0,
-                         "conflicting": 0, "first_ts": None, "last_ts": None})
+            rows.append(
+                {
+                    **base,
+                    "series": None,
+                    "rows": 0,
+                    "inserted": 0,
+                    "filled": 0,
+                    "conflicting": 0,
+                    "first_ts": None,
+                    "last_ts": None,
+                }
+            )
         for s in result.series:
-            rows.append({**base, "series": str(s.key), "rows": s.rows, "inserted": s.inserted,
-                         "filled": s.filled, "conflicting": s.conflicting,
-                         "first_ts": s.first, "last_ts": s.last})
+            rows.append(
+                {
+                    **base,
+                    "series": str(s.key),
+                    "rows": s.rows,
+                    "inserted": s.inserted,
+                    "filled": s.filled,
+                    "conflicting": s.conflicting,
+                    "first_ts": s.first,
+                    "last_ts": s.last,
+                }
+            )
     return pl.DataFrame(rows, infer_schema_length=None)
 
 
@@ -38,12 +57,26 @@ def render_import(summary: ImportSummary, *, store_path: Path, dry_run: bool) ->
     frame = import_frame(summary).with_columns(
         pl.col("file").str.split("/").list.last()
     )
-    columns = ["file", "preset", "status", "series", "rows", "inserted", "conflicting", "first_ts", "last_ts"]
+    columns = [
+        "file",
+        "preset",
+        "status",
+        "series",
+        "rows",
+        "inserted",
+        "conflicting",
+        "first_ts",
+        "last_ts",
+    ]
     title = "dry run: nothing written" if dry_run else f"import into {store_path}"
     console.print(frame_table(frame, title=title, columns=columns))
-    counts = {s: sum(1 for f in summary.files if f.status == s) for s in
-              ("imported", "unchanged", "skipped", "checked", "failed")}
+    counts = {
+        s: sum(1 for f in summary.files if f.status == s)
+        for s in ("imported", "unchanged", "skipped", "checked", "failed")
+    }
     parts = [f"{n} {s}" for s, n in counts.items() if n]
-    console.print(f"{len(summary.files)} files: {', '.join(parts)}; {summary.inserted:,} new rows")
+    console.print(
+        f"{len(summary.files)} files: {', '.join(parts)}; {summary.inserted:,} new rows"
+    )
     for failed in summary.failed:
         console.print(f"[red]failed[/] {failed.error}", soft_wrap=True)

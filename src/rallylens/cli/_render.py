@@ -64,7 +64,9 @@ def _cell(value: Any, fmt: str | None) -> str:
     if isinstance(value, datetime):
         if fmt:
             return format(value, fmt)
-        return value.strftime("%Y-%m-%d %H:%M" if (value.hour or value.minute) else "%Y-%m-%d")
+        return value.strftime(
+            "%Y-%m-%d %H:%M" if (value.hour or value.minute) else "%Y-%m-%d"
+        )
     if isinstance(value, float):
         return format(value, fmt or ",.4g")
     if isinstance(value, int) and not isinstance(value, bool):

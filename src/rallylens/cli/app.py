@@ -11,9 +11,16 @@ from typing import Any, TypeVar
 
 import click
 import polars as pl
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+)
 
 from rallylens import __version__
+from rallylens._typing import SeriesKind
 from rallylens.cli._render import console, err_console, frame_table, print_json
 from rallylens.config import Settings, load_settings
 from rallylens.exceptions import RallylensError
@@ -42,7 +49,9 @@ def _handle_errors(func: F) -> F:
         try:
             return func(*args, **kwargs)
         except RallylensError as exc:
-            err_console.print(f"[bold red]{type(exc).__name__}[/]: {exc}", soft_wrap=True)
+            err_console.print(
+                f"[bold red]{type(exc).__name__}[/]: {exc}", soft_wrap=True
+            )
             sys.exit(1)
 
     wrapper.__name__ = func.__name__
@@ -50,7 +59,9 @@ def _handle_errors(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.group(
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100}
+)
 @click.version_option(__version__, prog_name="rallylens")
 @click.option(
     "--store",
@@ -87,22 +98,58 @@ def cli(ctx: click.Context, store: str | None, verbose: int) -> None:
 @click.option("--market", help="ccxt unified market, e.g. BTC/USDT or BTC/USDT:USDT.")
 @click.option("--kind", help="Series kind, e.g. ohlcv, funding, open_interest.")
 @click.option("--timeframe", help="Bar length (1h, 4h, 1d), or settle/snapshot/event.")
-@click.option("--rate-unit", type=click.Choice(["decimal", "percent"]), help="Unit of funding rates.")
-@click.option("--oi-unit", type=click.Choice(["base", "usd"]), help="Unit of open interest.")
-@click.option("--interval-hours", type=int, help="Funding settlement interval (1, 4, 8).")
-@click.option("--epoch-unit", type=click.Choice(["auto", "s", "ms", "us"]), default="auto", show_default=True)
-@click.option("--snapshot-time", help="Snapshot time of an option chain file (ISO, UTC).")
-@click.option("--overwrite", is_flag=True, help="Replace stored values that differ (default: keep them).")
-@click.option("--force", is_flag=True, help="Re-import files already imported byte for byte.")
+@click.option(
+    "--rate-unit",
+    type=click.Choice(["decimal", "percent"]),
+    help="Unit of funding rates.",
+)
+@click.option(
+    "--oi-unit", type=click.Choice(["base", "usd"]), help="Unit of open interest."
+)
+@click.option(
+    "--interval-hours", type=int, help="Funding settlement interval (1, 4, 8)."
+)
+@click.option(
+    "--epoch-unit",
+    type=click.Choice(["auto", "s", "ms", "us"]),
+    default="auto",
+    show_default=True,
+)
+@click.option(
+    "--snapshot-time", help="Snapshot time of an option chain file (ISO, UTC)."
+)
+@click.option(
+    "--overwrite",
+    is_flag=True,
+    help="Replace stored values that differ (default: keep them).",
+)
+@click.option(
+    "--force", is_flag=True, help="Re-import files already imported byte for byte."
+)
 @click.option("--dry-run", is_flag=True, help="Parse and report; write nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.pass_obj
 @_handle_errors
-def import_cmd(obj: _Context, paths: tuple[Path, ...], recursive: bool, preset: str | None,
-               mappings: tuple[Path, ...], venue: str | None, market: str | None, kind: str | None,
-               timeframe: str | None, rate_unit: str | None, oi_unit: str | None,
-               interval_hours: int | None, epoch_unit: str, snapshot_time: str | None,
-               overwrite: bool, force: bool, dry_run: bool, as_json: bool) -> None:
+def import_cmd(
+    obj: _Context,
+    paths: tuple[Path, ...],
+    recursive: bool,
+    preset: str | None,
+    mappings: tuple[Path, ...],
+    venue: str | None,
+    market: str | None,
+    kind: str | None,
+    timeframe: str | None,
+    rate_unit: str | None,
+    oi_unit: str | None,
+    interval_hours: int | None,
+    epoch_unit: str,
+    snapshot_time: str | None,
+    overwrite: bool,
+    force: bool,
+    dry_run: bool,
+    as_json: bool,
+) -> None:
     """Import market-data files (CSV, CSV.gz, zip, Parquet, Feather) into the store.
 
     Each file is recognised by its header and name (or by --preset / a
@@ -115,9 +162,15 @@ def import_cmd(obj: _Context, paths: tuple[Path, ...], recursive: bool, preset: 
     from rallylens.store.ingest import import_files
 
     options = FileOptions(
-        venue=venue, market=market, kind=kind, timeframe=timeframe,  # type: ignore[arg-type]
-        rate_unit=rate_unit, oi_unit=oi_unit, interval_hours=interval_hours,  # type: ignore[arg-type]
-        epoch_unit=epoch_unit, snapshot_ts=_parse_time(snapshot_time),  # type: ignore[arg-type]
+        venue=venue,
+        market=market,
+        kind=SeriesKind(kind) if kind else None,
+        timeframe=timeframe,
+        rate_unit=rate_unit,  # type: ignore[arg-type]  # validated by click.Choice
+        oi_unit=oi_unit,  # type: ignore[arg-type]
+        interval_hours=interval_hours,
+        epoch_unit=epoch_unit,  # type: ignore[arg-type]
+        snapshot_ts=_parse_time(snapshot_time),
     )
     rules = [r for m in (*mappings, *obj.settings.mappings) for r in load_mapping(m)]
     files = find_files(paths, recursive=recursive)
@@ -127,13 +180,18 @@ def import_cmd(obj: _Context, paths: tuple[Path, ...], recursive: bool, preset: 
         task = progress.add_task("importing", total=len(files))
 
         def advance(result: Any) -> None:
+            # failures are listed once, after the table (render_import)
             progress.update(task, advance=1, description=result.path.name[:40])
-            if result.status == "failed" and not as_json:
-                progress.console.print(f"[red]failed[/] {result.error}", soft_wrap=True)
 
         summary = import_files(
-            store, files, preset=preset, options=options, rules=rules,
-            policy="overwrite" if overwrite else "keep", dry_run=dry_run, force=force,
+            store,
+            files,
+            preset=preset,
+            options=options,
+            rules=rules,
+            policy="overwrite" if overwrite else "keep",
+            dry_run=dry_run,
+            force=force,
             on_file=advance,
         )
     from rallylens.cli._import_view import import_frame, render_import
@@ -195,16 +253,31 @@ def store_info(obj: _Context, asset: str | None, as_json: bool) -> None:
         print_json(info.to_dicts())
         return
     if info.is_empty():
-        console.print(f"store {obj.settings.store_path} is empty: import data with 'rallylens import PATH'")
+        console.print(
+            f"store {obj.settings.store_path} is empty: "
+            "import data with 'rallylens import PATH'"
+        )
         return
     shown = info.with_columns(
-        pl.col("sources").list.eval(pl.element().str.split("/").list.last()).alias("sources")
+        pl.col("sources")
+        .list.eval(pl.element().str.split("/").list.last())
+        .alias("sources")
     )
     console.print(
         frame_table(
             shown,
             title=f"{obj.settings.store_path}: {info.height} series",
-            columns=["series", "first_ts", "last_ts", "rows", "gaps", "largest_gap_bars", "sources", "last_import", "notes"],
+            columns=[
+                "series",
+                "first_ts",
+                "last_ts",
+                "rows",
+                "gaps",
+                "largest_gap_bars",
+                "sources",
+                "last_import",
+                "notes",
+            ],
         )
     )
 

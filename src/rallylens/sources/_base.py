@@ -116,7 +116,8 @@ class FileOptions:
         if missing:
             flags = " ".join(f"--{m} ..." for m in missing)
             raise ParseError(
-                f"{raw.path}: cannot tell the {', '.join(missing)} of this {what or kind.value} "
+                f"{raw.path}: cannot tell the {', '.join(missing)} of this "
+                f"{what or kind.value} "
                 f"file from its name or content; pass {flags} or add a mapping rule"
             )
         assert self.venue and self.market and self.timeframe

@@ -184,26 +184,50 @@ def _read_typed(raw: RawFile, epoch_unit: str) -> pl.DataFrame | None:
     fields = _first_fields(raw)
     if len(fields) != len(KLINE_COLUMNS) or not fields[0].strip().isdigit():
         return None
-    floats = {c: pl.Float64 for c in KLINE_COLUMNS}
+    floats: dict[str, type[pl.DataType]] = {c: pl.Float64 for c in KLINE_COLUMNS}
     floats.update(open_time=pl.Int64, close_time=pl.Int64, count=pl.Int64)
     try:
-        frame = pl.read_csv(raw.data, has_header=False, new_columns=list(KLINE_COLUMNS), schema_overrides=floats)
+        frame = pl.read_csv(
+            raw.data,
+            has_header=False,
+            new_columns=list(KLINE_COLUMNS),
+            schema_overrides=floats,
+        )
     except pl.exceptions.PolarsError:
         return None
-    if frame.width != len(KLINE_COLUMNS) or frame.select(KLINE_COLUMNS[:6]).null_count().sum_horizontal().item():
+    if (
+        frame.width != len(KLINE_COLUMNS)
+        or frame.select(KLINE_COLUMNS[:6]).null_count().sum_horizontal().item()
+    ):
         return None
     ms = pl.col("open_time")
     factor = {"s": 1_000_000, "ms": 1_000, "us": 1}.get(epoch_unit)
-    scale = pl.lit(factor) if factor else pl.when(ms < 10**11).then(1_000_000).when(ms < 10**14).then(1_000).otherwise(1)
-    return frame.select(
-        (ms * scale).cast(pl.Datetime("us")).dt.replace_time_zone("UTC").alias(TS),
-        pl.col("open").alias(OPEN), pl.col("high").alias(HIGH), pl.col("low").alias(LOW),
-        pl.col("close").alias(CLOSE), pl.col("volume").alias(VOLUME),
-        pl.col("quote_volume").alias(QUOTE_VOLUME), pl.col("count").alias(TRADES),
-        pl.col("taker_buy_volume").alias(TAKER_BUY_BASE),
-        pl.col("taker_buy_quote_volume").alias(TAKER_BUY_QUOTE),
-        ((pl.col("close_time") - ms) * scale).alias("__span_us"),
-    ).with_row_index(ROW, offset=1).with_columns(pl.col(ROW).cast(pl.Int64))
+    scale = (
+        pl.lit(factor)
+        if factor
+        else pl.when(ms < 10**11)
+        .then(1_000_000)
+        .when(ms < 10**14)
+        .then(1_000)
+        .otherwise(1)
+    )
+    return (
+        frame.select(
+            (ms * scale).cast(pl.Datetime("us")).dt.replace_time_zone("UTC").alias(TS),
+            pl.col("open").alias(OPEN),
+            pl.col("high").alias(HIGH),
+            pl.col("low").alias(LOW),
+            pl.col("close").alias(CLOSE),
+            pl.col("volume").alias(VOLUME),
+            pl.col("quote_volume").alias(QUOTE_VOLUME),
+            pl.col("count").alias(TRADES),
+            pl.col("taker_buy_volume").alias(TAKER_BUY_BASE),
+            pl.col("taker_buy_quote_volume").alias(TAKER_BUY_QUOTE),
+            ((pl.col("close_time") - ms) * scale).alias("__span_us"),
+        )
+        .with_row_index(ROW, offset=1)
+        .with_columns(pl.col(ROW).cast(pl.Int64))
+    )
 
 
 def parse_klines(raw: RawFile, options: FileOptions) -> Parsed:
@@ -214,7 +238,11 @@ def parse_klines(raw: RawFile, options: FileOptions) -> Parsed:
         if options.timeframe is None:
             span = typed["__span_us"].mode().sort()
             seconds = round((int(span[0]) + 1000) / 1_000_000) if span.len() else 0
-            options = options.merged(timeframe=_tf_from_seconds(seconds) if seconds > 0 else infer_timeframe(typed[TS]))
+            options = options.merged(
+                timeframe=_tf_from_seconds(seconds)
+                if seconds > 0
+                else infer_timeframe(typed[TS])
+            )
         out = typed.drop("__span_us")
         _check_ohlc(raw, out)
         key = options.key(raw, kind=SeriesKind.OHLCV, what="Binance klines")
@@ -277,7 +305,8 @@ def _check_ohlc(raw: RawFile, frame: pl.DataFrame) -> None:
     if bad.height:
         row = bad.row(0, named=True)
         raise ParseError(
-            f"{raw.where(row[ROW])}: inconsistent bar (open {row[OPEN]}, high {row[HIGH]}, "
+            f"{raw.where(row[ROW])}: inconsistent bar "
+            f"(open {row[OPEN]}, high {row[HIGH]}, "
             f"low {row[LOW]}, close {row[CLOSE]}); are the columns in the order "
             "open, high, low, close?"
         )

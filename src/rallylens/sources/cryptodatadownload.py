@@ -71,10 +71,9 @@ def parse_cdd(raw: RawFile, options: FileOptions) -> Parsed:
             f"{raw.path}: mixed symbols {sorted(map(str, symbols))[:5]} in one file; "
             "split it per symbol before importing"
         )
-    market = str(symbols[0]).upper()
-    if "/" not in market:
-        market = None
-    else:
+    symbol = str(symbols[0]).upper()
+    market = symbol if "/" in symbol else None
+    if market is not None:
         parse_market(market)
     match = _NAME_RE.match(raw.name)
     if match is not None:

@@ -24,6 +24,7 @@ from rallylens.exceptions import ParseError
 from rallylens.schemas import CLOSE, HIGH, INTERVAL_HOURS, LOW, OPEN, RATE, TS, VOLUME
 from rallylens.sources._base import FileOptions, Preset, unit_scale
 from rallylens.sources._convert import (
+    EpochUnit,
     Parsed,
     finish_series,
     parse_datetime,
@@ -91,7 +92,7 @@ def _parse_date(raw: RawFile, frame: pl.DataFrame) -> pl.Series:
     return parse_datetime(raw, frame, "date")
 
 
-def raw_unit(sample: str) -> str:
+def raw_unit(sample: str) -> EpochUnit:
     """Epoch unit of a freqtrade feather date stored as integer (ms by default)."""
     return "ms" if len(sample.split(".")[0]) == 13 else "auto"
 

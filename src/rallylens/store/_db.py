@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 
@@ -79,21 +80,21 @@ class Store:
         return current_version(self.con)
 
     def run(
-        self, sql: str, params: list[object] | None = None
+        self, sql: str, params: Sequence[object] | None = None
     ) -> list[tuple[object, ...]]:
         """Execute one statement and return all its rows (finishing the result)."""
-        return self.con.execute(sql, params or []).fetchall()
+        return self.con.execute(sql, list(params or [])).fetchall()
 
     def one(
-        self, sql: str, params: list[object] | None = None
+        self, sql: str, params: Sequence[object] | None = None
     ) -> tuple[object, ...] | None:
         """Execute one statement and return its first row, if any."""
         rows = self.run(sql, params)
         return rows[0] if rows else None
 
-    def query(self, sql: str, params: list[object] | None = None) -> pl.DataFrame:
+    def query(self, sql: str, params: Sequence[object] | None = None) -> pl.DataFrame:
         """Run a query and return a Polars frame with UTC timestamps."""
-        frame = self.con.sql(sql, params=params or []).pl()
+        frame = self.con.sql(sql, params=list(params or [])).pl()
         return with_utc(frame)
 
     def close(self) -> None:
@@ -116,7 +117,7 @@ def with_utc(frame: pl.DataFrame) -> pl.DataFrame:
     """Mark every naive datetime column of a store result as UTC microseconds."""
     fixes = [
         pl.col(name).dt.cast_time_unit("us").dt.replace_time_zone("UTC")
-        if dtype.time_zone is None  # type: ignore[attr-defined]
+        if dtype.time_zone is None
         else pl.col(name).dt.convert_time_zone("UTC").dt.cast_time_unit("us")
         for name, dtype in frame.schema.items()
         if isinstance(dtype, pl.Datetime)

@@ -112,7 +112,9 @@ def current_version(con: duckdb.DuckDBPyConnection) -> int:
     ).fetchall()
     if not exists[0][0]:
         return 0
-    rows = con.execute("SELECT coalesce(max(version), 0) FROM schema_version").fetchall()
+    rows = con.execute(
+        "SELECT coalesce(max(version), 0) FROM schema_version"
+    ).fetchall()
     return int(rows[0][0])
 
 

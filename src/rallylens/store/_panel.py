@@ -63,13 +63,15 @@ class Candidate:
 
 
 def grid(start: datetime, end: datetime, timeframe: str) -> pl.DataFrame:
-    """Bar open times from ``start`` to ``end`` (inclusive), aligned to the timeframe."""
+    """Bar open times from ``start`` to ``end`` (inclusive), timeframe-aligned."""
     step = timeframe_duration(timeframe)
     assert step is not None
     first = _floor(start, step)
     if end < first:
         return pl.DataFrame({TS: pl.Series([], dtype=TS_DTYPE)})
-    series = pl.datetime_range(first, end, step, eager=True, time_unit="us", time_zone="UTC")
+    series = pl.datetime_range(
+        first, end, step, eager=True, time_unit="us", time_zone="UTC"
+    )
     return pl.DataFrame({TS: series})
 
 
@@ -78,7 +80,9 @@ def _floor(ts: datetime, step: timedelta) -> datetime:
     return epoch + ((ts - epoch) // step) * step
 
 
-def to_grid(candidate: Candidate, spec: GroupSpec, timeframe: str) -> pl.DataFrame | None:
+def to_grid(
+    candidate: Candidate, spec: GroupSpec, timeframe: str
+) -> pl.DataFrame | None:
     """A candidate's values on the panel's bars, or None if it cannot serve.
 
     Finer regular bars are aggregated (bars covering under half of the panel
@@ -98,7 +102,11 @@ def to_grid(candidate: Candidate, spec: GroupSpec, timeframe: str) -> pl.DataFra
         if step % source_step:
             return None
         expected = step // source_step
-        out = frame.sort(TS).group_by_dynamic(TS, every=step).agg(*aggs, pl.len().alias("__n"))
+        out = (
+            frame.sort(TS)
+            .group_by_dynamic(TS, every=step)
+            .agg(*aggs, pl.len().alias("__n"))
+        )
         return out.filter(pl.col("__n") * 2 >= expected).drop("__n")
     if source_step is not None and not spec.state:
         return None
@@ -148,7 +156,9 @@ def assemble_group(
             )
         present = _present(on_grid, spec)
         if present.any():
-            placed.append((candidate.label, on_grid.with_columns(present.alias("__has"))))
+            placed.append(
+                (candidate.label, on_grid.with_columns(present.alias("__has")))
+            )
     names = [c for c, _, _ in spec.columns]
     if not placed:
         return bars.with_columns(pl.lit(None, pl.Float64).alias(c) for c in names), []

@@ -114,7 +114,9 @@ def import_files(
     """
     summary = ImportSummary()
     for path in paths:
-        result = _import_one(store, path, preset, options, rules, policy, dry_run, force)
+        result = _import_one(
+            store, path, preset, options, rules, policy, dry_run, force
+        )
         summary.files.append(result)
         if on_file is not None:
             on_file(result)
@@ -132,13 +134,17 @@ def _import_one(
     force: bool,
 ) -> FileResult:
     try:
-        raw, chosen, parsed = parse_file(path, preset=preset, options=options, rules=rules)
+        raw, chosen, parsed = parse_file(
+            path, preset=preset, options=options, rules=rules
+        )
     except RallylensError as exc:
         log.debug("import of %s failed", path, exc_info=True)
         return FileResult(path, "failed", error=f"{type(exc).__name__}: {exc}")
     if dry_run:
         series = tuple(_series_result(s.key, s.frame, 0, 0, 0) for s in parsed.series)
-        return FileResult(path, "checked", chosen.name, series, parsed.duplicates_dropped)
+        return FileResult(
+            path, "checked", chosen.name, series, parsed.duplicates_dropped
+        )
     keys = [s.key for s in parsed.series]
     if not force and find_import(store, raw.sha256, chosen.name, keys) is not None:
         return FileResult(path, "skipped", chosen.name, (), parsed.duplicates_dropped)
@@ -153,7 +159,9 @@ def _import_one(
     try:
         report = write_series(store, parsed.series, record=record, policy=policy)
     except RallylensError as exc:
-        return FileResult(path, "failed", chosen.name, error=f"{type(exc).__name__}: {exc}")
+        return FileResult(
+            path, "failed", chosen.name, error=f"{type(exc).__name__}: {exc}"
+        )
     frames = {s.key: s.frame for s in parsed.series}
     series = tuple(
         _series_result(w.key, frames[w.key], w.inserted, w.filled, w.conflicting)
@@ -171,7 +179,11 @@ def _series_result(
     assert isinstance(frame, pl.DataFrame)
     ts = frame[TS]
     return SeriesResult(
-        key, frame.height, inserted, filled, conflicting,
+        key,
+        frame.height,
+        inserted,
+        filled,
+        conflicting,
         ts.min() if frame.height else None,  # type: ignore[arg-type]
         ts.max() if frame.height else None,  # type: ignore[arg-type]
     )
@@ -180,5 +192,15 @@ def _series_result(
 def _describe(options: FileOptions | None) -> dict[str, object]:
     if options is None:
         return {}
-    fields = ("venue", "market", "kind", "timeframe", "rate_unit", "oi_unit", "interval_hours")
-    return {f: str(getattr(options, f)) for f in fields if getattr(options, f) is not None}
+    fields = (
+        "venue",
+        "market",
+        "kind",
+        "timeframe",
+        "rate_unit",
+        "oi_unit",
+        "interval_hours",
+    )
+    return {
+        f: str(getattr(options, f)) for f in fields if getattr(options, f) is not None
+    }

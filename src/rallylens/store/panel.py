@@ -84,48 +84,97 @@ from rallylens.store.read import list_series, read_series
 
 __all__ = ["GROUPS", "Panel", "load_panel"]
 
-_CANDLE = (("open", "first"), ("high", "max"), ("low", "min"), ("close", "last"),
-           ("volume", "sum"), ("quote_volume", "sum"), ("taker_buy_quote", "sum"))
+_CANDLE = (
+    ("open", "first"),
+    ("high", "max"),
+    ("low", "min"),
+    ("close", "last"),
+    ("volume", "sum"),
+    ("quote_volume", "sum"),
+    ("taker_buy_quote", "sum"),
+)
 
 
 def _candles(name: str, cols: tuple[str, ...]) -> GroupSpec:
     return GroupSpec(
-        name, tuple((c, src, agg) for c, (src, agg) in zip(cols, _CANDLE, strict=True)),  # type: ignore[misc]
-        "stitch", state=False,
+        name,
+        tuple((c, src, agg) for c, (src, agg) in zip(cols, _CANDLE, strict=True)),  # type: ignore[misc]
+        "stitch",
+        state=False,
     )
 
 
 GROUPS: dict[str, GroupSpec] = {
-    "spot": _candles("spot", (SPOT_OPEN, SPOT_HIGH, SPOT_LOW, SPOT_CLOSE, SPOT_VOLUME,
-                              SPOT_QUOTE_VOLUME, SPOT_TAKER_BUY_QUOTE)),
-    "perp": _candles("perp", (PERP_OPEN, PERP_HIGH, PERP_LOW, PERP_CLOSE, PERP_VOLUME,
-                              PERP_QUOTE_VOLUME, PERP_TAKER_BUY_QUOTE)),
+    "spot": _candles(
+        "spot",
+        (
+            SPOT_OPEN,
+            SPOT_HIGH,
+            SPOT_LOW,
+            SPOT_CLOSE,
+            SPOT_VOLUME,
+            SPOT_QUOTE_VOLUME,
+            SPOT_TAKER_BUY_QUOTE,
+        ),
+    ),
+    "perp": _candles(
+        "perp",
+        (
+            PERP_OPEN,
+            PERP_HIGH,
+            PERP_LOW,
+            PERP_CLOSE,
+            PERP_VOLUME,
+            PERP_QUOTE_VOLUME,
+            PERP_TAKER_BUY_QUOTE,
+        ),
+    ),
     "mark": GroupSpec("mark", ((MARK_CLOSE, "close", "last"),), "stitch", state=False),
     "funding": GroupSpec(
         "funding",
-        ((FUNDING_RATE, "rate", "mean"), (FUNDING_INTERVAL_HOURS, "interval_hours", "last")),
-        "stitch", state=True,
+        (
+            (FUNDING_RATE, "rate", "mean"),
+            (FUNDING_INTERVAL_HOURS, "interval_hours", "last"),
+        ),
+        "stitch",
+        state=True,
     ),
     "open_interest": GroupSpec(
-        "open_interest", ((PANEL_OI_USD, "oi_usd", "last"), (PANEL_OI_BASE, "oi_base", "last")),
-        "single", state=True,
+        "open_interest",
+        ((PANEL_OI_USD, "oi_usd", "last"), (PANEL_OI_BASE, "oi_base", "last")),
+        "single",
+        state=True,
     ),
     "liquidations": GroupSpec(
-        "liquidations", ((LIQ_LONG_USD, "long_usd", "sum"), (LIQ_SHORT_USD, "short_usd", "sum")),
-        "single", state=False,
+        "liquidations",
+        ((LIQ_LONG_USD, "long_usd", "sum"), (LIQ_SHORT_USD, "short_usd", "sum")),
+        "single",
+        state=False,
     ),
     "spot_taker": GroupSpec(
-        "spot_taker", ((SPOT_TAKER_BUY_USD, "buy_usd", "sum"), (SPOT_TAKER_SELL_USD, "sell_usd", "sum")),
-        "single", state=False,
+        "spot_taker",
+        (
+            (SPOT_TAKER_BUY_USD, "buy_usd", "sum"),
+            (SPOT_TAKER_SELL_USD, "sell_usd", "sum"),
+        ),
+        "single",
+        state=False,
     ),
     "perp_taker": GroupSpec(
-        "perp_taker", ((PERP_TAKER_BUY_USD, "buy_usd", "sum"), (PERP_TAKER_SELL_USD, "sell_usd", "sum")),
-        "single", state=False,
+        "perp_taker",
+        (
+            (PERP_TAKER_BUY_USD, "buy_usd", "sum"),
+            (PERP_TAKER_SELL_USD, "sell_usd", "sum"),
+        ),
+        "single",
+        state=False,
     ),
     "dvol": GroupSpec("dvol", ((DVOL, "close", "last"),), "stitch", state=True),
     "basis": GroupSpec("basis", ((BASIS_USD, VALUE, "last"),), "single", state=True),
     "etf": GroupSpec("etf", ((ETF_NET_FLOW_USD, VALUE, "sum"),), "single", state=False),
-    "coinbase": GroupSpec("coinbase", ((COINBASE_PREMIUM_RATE, VALUE, "last"),), "single", state=True),
+    "coinbase": GroupSpec(
+        "coinbase", ((COINBASE_PREMIUM_RATE, VALUE, "last"),), "single", state=True
+    ),
 }
 """Panel column groups, in the order they are filled."""
 
@@ -149,10 +198,20 @@ def _wants(group: str) -> Callable[[_Row], bool]:
         "funding": lambda r: r["kind"] == "funding",
         "open_interest": lambda r: r["kind"] == "open_interest",
         "liquidations": lambda r: r["kind"] == "liquidations",
-        "spot_taker": lambda r: r["kind"] == "taker_volume"
-        and (market_type(r) == "spot" or (market_type(r) == "aggregate" and ":" not in str(r["market"]))),
-        "perp_taker": lambda r: r["kind"] == "taker_volume"
-        and (market_type(r) == "perp" or (market_type(r) == "aggregate" and ":" in str(r["market"]))),
+        "spot_taker": lambda r: (
+            r["kind"] == "taker_volume"
+            and (
+                market_type(r) == "spot"
+                or (market_type(r) == "aggregate" and ":" not in str(r["market"]))
+            )
+        ),
+        "perp_taker": lambda r: (
+            r["kind"] == "taker_volume"
+            and (
+                market_type(r) == "perp"
+                or (market_type(r) == "aggregate" and ":" in str(r["market"]))
+            )
+        ),
         "dvol": lambda r: r["kind"] == "vol_index",
         "basis": lambda r: r["kind"] == "basis",
         "etf": lambda r: r["kind"] == "flows",
@@ -161,7 +220,11 @@ def _wants(group: str) -> Callable[[_Row], bool]:
     return tests[group]
 
 
-_METRIC = {"basis": "basis_usd", "etf": "etf_net_flow_usd", "coinbase": "coinbase_premium_rate"}
+_METRIC = {
+    "basis": "basis_usd",
+    "etf": "etf_net_flow_usd",
+    "coinbase": "coinbase_premium_rate",
+}
 
 
 @dataclass(frozen=True)
@@ -228,7 +291,9 @@ def load_panel(
     """
     step = timeframe_duration(timeframe)
     if step is None:
-        raise ConfigError(f"panel timeframe must be regular (1h, 4h, 1d), got {timeframe!r}")
+        raise ConfigError(
+            f"panel timeframe must be regular (1h, 4h, 1d), got {timeframe!r}"
+        )
     asset = asset.upper()
     series = list_series(store, asset=asset)
     candidates = {g: _candidates(store, series, g, timeframe, as_of) for g in GROUPS}
@@ -243,29 +308,46 @@ def load_panel(
         else:
             missing[name] = _why_missing(name, candidates[name], bars)
     out = out.with_columns(
-        (pl.col(FUNDING_RATE) * 24 * 365 / pl.col(FUNDING_INTERVAL_HOURS)).alias(FUNDING_APR)
+        (pl.col(FUNDING_RATE) * 24 * 365 / pl.col(FUNDING_INTERVAL_HOURS)).alias(
+            FUNDING_APR
+        )
     )
     frame = out.select(pl.col(c).cast(dtype) for c, dtype in PANEL.columns.items())
     return Panel(asset, timeframe, frame, sources, missing, as_of)
 
 
 def _candidates(
-    store: Store, series: pl.DataFrame, group: str, timeframe: str, as_of: datetime | None
+    store: Store,
+    series: pl.DataFrame,
+    group: str,
+    timeframe: str,
+    as_of: datetime | None,
 ) -> list[Candidate]:
     wanted = _wants(group)
     rows = [r for r in series.iter_rows(named=True) if wanted(r)]
     rows.sort(key=lambda r: _rank(group, r, timeframe))
     out = []
     for row in rows:
-        key = SeriesKey(str(row["venue"]), str(row["market"]), SeriesKind(str(row["kind"])), str(row["timeframe"]))
+        key = SeriesKey(
+            str(row["venue"]),
+            str(row["market"]),
+            SeriesKind(str(row["kind"])),
+            str(row["timeframe"]),
+        )
         frame = _known_rows(read_series(store, key), key.timeframe, as_of)
         if group in _METRIC:
             frame = frame.filter(pl.col(METRIC) == _METRIC[group]).select(TS, VALUE)
-        out.append(Candidate(str(key), key.timeframe, frame, _stale_bars(key.timeframe, timeframe)))
+        out.append(
+            Candidate(
+                str(key), key.timeframe, frame, _stale_bars(key.timeframe, timeframe)
+            )
+        )
     return out
 
 
-def _known_rows(frame: pl.DataFrame, timeframe: str, as_of: datetime | None) -> pl.DataFrame:
+def _known_rows(
+    frame: pl.DataFrame, timeframe: str, as_of: datetime | None
+) -> pl.DataFrame:
     if as_of is None:
         return frame
     step = timeframe_duration(timeframe) or timedelta(0)
@@ -308,20 +390,31 @@ def _bounds(
     as_of: datetime | None,
     step: timedelta,
 ) -> tuple[datetime, datetime]:
-    prices = [c.frame[TS] for g in ("spot", "perp") for c in candidates[g] if not c.frame.is_empty()]
+    prices = [
+        c.frame[TS]
+        for g in ("spot", "perp")
+        for c in candidates[g]
+        if not c.frame.is_empty()
+    ]
     if not prices:
         raise InsufficientDataError(
             f"the store holds no spot or perp prices for {asset}"
             + (f" before {as_of:%Y-%m-%d %H:%M}" if as_of else "")
-            + "; import candles first ('rallylens import') or fetch them ('rallylens fetch')"
+            + "; import candles first ('rallylens import') "
+            "or fetch them ('rallylens fetch')"
         )
-    first = min(p.min() for p in prices)  # type: ignore[type-var]
-    last = max(p.max() for p in prices)  # type: ignore[type-var]
+    first = min(_when(p.min()) for p in prices)
+    last = max(_when(p.max()) for p in prices)
     lo = max(start, first) if start else first
     hi = min(end, last) if end else last
     if as_of is not None:
         hi = min(hi, as_of - step)
-    return lo, hi  # type: ignore[return-value]
+    return lo, hi
+
+
+def _when(value: object) -> datetime:
+    assert isinstance(value, datetime)
+    return value
 
 
 def _why_missing(group: str, candidates: list[Candidate], bars: pl.DataFrame) -> str:
@@ -330,10 +423,14 @@ def _why_missing(group: str, candidates: list[Candidate], bars: pl.DataFrame) ->
     if bars.is_empty():
         return "empty window"
     spans = [
-        f"{c.label} covers {c.frame[TS].min():%Y-%m-%d}..{c.frame[TS].max():%Y-%m-%d}"
+        f"{c.label} covers {_when(c.frame[TS].min()):%Y-%m-%d}.."
+        f"{_when(c.frame[TS].max()):%Y-%m-%d}"
         for c in candidates
         if not c.frame.is_empty()
     ]
     if not spans:
         return "no rows known by the as-of time"
-    return f"no data in {bars[TS].min():%Y-%m-%d}..{bars[TS].max():%Y-%m-%d} (" + "; ".join(spans) + ")"
+    return (
+        f"no data in {_when(bars[TS].min()):%Y-%m-%d}.."
+        f"{_when(bars[TS].max()):%Y-%m-%d} (" + "; ".join(spans) + ")"
+    )

@@ -190,7 +190,8 @@ def _gap_stats(series_id: int, part: pl.DataFrame) -> tuple[object, ...]:
     diffs = part[TS].diff().dt.total_seconds().fill_null(0)
     # bars skipped before each row, measured in the previous row's step
     skipped = ((diffs / step_s.shift(1).fill_null(1)).round() - 1).clip(lower_bound=0)
-    return (series_id, first, last, rows, int(skipped.sum()), int(skipped.max() or 0))
+    largest = skipped.max()
+    return (series_id, first, last, rows, int(skipped.sum()), int(largest or 0))  # type: ignore[arg-type]
 
 
 def _format_notes(notes: str | None) -> str:

@@ -272,7 +272,8 @@ def _record_series_import(
     first = ts.min() if item.frame.height else None
     last = ts.max() if item.frame.height else None
     store.run(
-        "INSERT INTO series_imports VALUES (?, ?, ?::TIMESTAMPTZ, ?::TIMESTAMPTZ, ?, ?)",
+        "INSERT INTO series_imports "
+        "VALUES (?, ?, ?::TIMESTAMPTZ, ?::TIMESTAMPTZ, ?, ?)",
         [import_id, series_id, first, last, result.rows_read, result.inserted],
     )
 
@@ -281,7 +282,8 @@ def _record_import(
     store: Store, import_id: int, record: ImportRecord, results: list[SeriesWrite]
 ) -> None:
     store.run(
-        "INSERT INTO imports VALUES (?, ?, ?, ?, ?, ?, now()::TIMESTAMP, ?, ?, ?, ?, ?)",
+        "INSERT INTO imports "
+        "VALUES (?, ?, ?, ?, ?, ?, now()::TIMESTAMP, ?, ?, ?, ?, ?)",
         [
             import_id,
             record.path,
