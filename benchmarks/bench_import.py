@@ -81,7 +81,9 @@ def run_baseline(csv: Path, workdir: Path) -> int:
     return len(frame)
 
 
-def best_of(func: Callable[[Path, Path], int], csv: Path, workdir: Path, repeat: int) -> tuple[float, int]:
+def best_of(
+    func: Callable[[Path, Path], int], csv: Path, workdir: Path, repeat: int
+) -> tuple[float, int]:
     times, rows = [], 0
     for _ in range(repeat):
         start = time.perf_counter()

@@ -19,9 +19,15 @@ def bars(hours: list[int], close: float = 10.0) -> pl.DataFrame:
     return pl.DataFrame(
         {
             "ts": [T0 + timedelta(hours=h) for h in hours],
-            "open": close, "high": close + 1, "low": close - 1, "close": close,
-            "volume": None, "quote_volume": None, "trades": None,
-            "taker_buy_base": None, "taker_buy_quote": None,
+            "open": close,
+            "high": close + 1,
+            "low": close - 1,
+            "close": close,
+            "volume": None,
+            "quote_volume": None,
+            "trades": None,
+            "taker_buy_base": None,
+            "taker_buy_quote": None,
         },
         schema=CANDLES.columns,
     )
@@ -53,7 +59,9 @@ def test_keep_policy_fills_nulls_and_counts_conflicts(store: Store) -> None:
 
 def test_overwrite_policy_replaces_values(store: Store) -> None:
     write_series(store, [SeriesFrame(KEY, bars([0, 1]))])
-    report = write_series(store, [SeriesFrame(KEY, bars([1], close=12.0))], policy="overwrite")
+    report = write_series(
+        store, [SeriesFrame(KEY, bars([1], close=12.0))], policy="overwrite"
+    )
     assert (report.inserted, report.filled) == (0, 1)
     assert read_series(store, KEY)["close"].to_list() == [10.0, 12.0]
 
@@ -68,11 +76,25 @@ def test_series_info_counts_missing_bars(store: Store) -> None:
 
 
 def test_series_info_counts_missing_settlements_by_interval(store: Store) -> None:
-    hours = [0, 8, 16, 24, 28, 32, 40]  # 8h, then 4h intervals, one 4h settlement missing at 36
+    hours = [
+        0,
+        8,
+        16,
+        24,
+        28,
+        32,
+        40,
+    ]  # 8h, then 4h intervals, one 4h settlement missing at 36
     intervals = [8, 8, 8, 4, 4, 4, 4]
     frame = pl.DataFrame(
-        {"ts": [T0 + timedelta(hours=h) for h in hours], "rate": 0.0001, "interval_hours": intervals,
-         "rate_open": None, "rate_high": None, "rate_low": None},
+        {
+            "ts": [T0 + timedelta(hours=h) for h in hours],
+            "rate": 0.0001,
+            "interval_hours": intervals,
+            "rate_open": None,
+            "rate_high": None,
+            "rate_low": None,
+        },
         schema=FUNDING.columns,
     )
     key = SeriesKey("binance", "BTC/USDT:USDT", "funding", "settle")  # type: ignore[arg-type]

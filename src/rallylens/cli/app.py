@@ -96,7 +96,11 @@ def cli(ctx: click.Context, store: str | None, verbose: int) -> None:
 )
 @click.option("--venue", help="Venue id, e.g. binance, bybit, okx, deribit, all.")
 @click.option("--market", help="ccxt unified market, e.g. BTC/USDT or BTC/USDT:USDT.")
-@click.option("--kind", help="Series kind, e.g. ohlcv, funding, open_interest.")
+@click.option(
+    "--kind",
+    type=click.Choice([k.value for k in SeriesKind]),
+    help="Series kind, e.g. ohlcv, funding, open_interest.",
+)
 @click.option("--timeframe", help="Bar length (1h, 4h, 1d), or settle/snapshot/event.")
 @click.option(
     "--rate-unit",
@@ -176,7 +180,10 @@ def import_cmd(
     files = find_files(paths, recursive=recursive)
     if not files:
         raise click.UsageError("no data files found (use --recursive for folders)")
-    with Store(obj.settings.store_path) as store, _progress(not as_json) as progress:
+    target = (
+        ":memory:" if dry_run else obj.settings.store_path
+    )  # a dry run opens nothing
+    with Store(target) as store, _progress(not as_json) as progress:
         task = progress.add_task("importing", total=len(files))
 
         def advance(result: Any) -> None:

@@ -97,7 +97,7 @@ def read_raw(path: str | Path) -> RawFile:
         name = name[:-3]
     elif name.lower().endswith(".zip"):
         data, name = _unzip(path, blob)
-    if not data.strip():
+    if len(data) < 4096 and not data.strip():  # a large file is not blank
         raise ParseError(f"{path}: file is empty; nothing to import")
     return RawFile(path, data, sha, len(blob), name)
 

@@ -123,7 +123,8 @@ def load_mapping(path: str | Path) -> list[MappingRule]:
     unknown_top = set(document) - {"file"}
     if unknown_top:
         raise ConfigError(
-            f"mapping file {path}: unknown top-level keys {sorted(unknown_top)}; rules go in [[file]] tables"
+            f"mapping file {path}: unknown top-level keys {sorted(unknown_top)}; "
+            "rules go in [[file]] tables"
         )
     rules = []
     for i, entry in enumerate(document.get("file", []), start=1):
@@ -140,7 +141,8 @@ def _rule(path: Path, index: int, entry: Mapping[str, object]) -> MappingRule:
     unknown = set(entry) - allowed
     if unknown:
         raise ConfigError(
-            f"{where} ({entry['match']}): unknown keys {sorted(unknown)}; allowed: {sorted(allowed)}"
+            f"{where} ({entry['match']}): unknown keys {sorted(unknown)}; "
+            f"allowed: {sorted(allowed)}"
         )
     options = {k: v for k, v in entry.items() if k in _OPTION_KEYS}
     if isinstance(options.get("snapshot_ts"), str):
@@ -178,7 +180,9 @@ def parse_generic(raw: RawFile, options: FileOptions) -> Parsed:
     each, the column holding ccxt unified symbols such as ``BTC/USD``).
     """
     if options.kind is None:
-        raise ParseError(f"{raw.path}: the generic preset needs 'kind' in its mapping rule")
+        raise ParseError(
+            f"{raw.path}: the generic preset needs 'kind' in its mapping rule"
+        )
     frame = read_strings(raw)
     market_column = options.extra.get("market_column")
     if market_column is None:
@@ -188,39 +192,64 @@ def parse_generic(raw: RawFile, options: FileOptions) -> Parsed:
     parsed = Parsed()
     for market in sorted(frame[str(market_column)].unique().drop_nulls().to_list()):
         part = frame.filter(pl.col(str(market_column)) == market)
-        parsed.add(_parse_generic_part(raw, part, replace(options, market=str(market).upper())))
+        parsed.add(
+            _parse_generic_part(raw, part, replace(options, market=str(market).upper()))
+        )
     return parsed
 
 
-def _parse_generic_part(raw: RawFile, frame: pl.DataFrame, options: FileOptions) -> Parsed:
+def _parse_generic_part(
+    raw: RawFile, frame: pl.DataFrame, options: FileOptions
+) -> Parsed:
     assert options.kind is not None
     extra = options.extra
     ts_column = str(extra.get("ts_column", ""))
     if ts_column not in frame.columns:
-        raise ParseError(f"{raw.path}: ts_column {ts_column!r} not in the file's columns {frame.columns[:12]}")
+        raise ParseError(
+            f"{raw.path}: ts_column {ts_column!r} not in the file's columns "
+            f"{frame.columns[:12]}"
+        )
     scale = _table(extra, "scale")
-    base = pl.DataFrame({TS: _generic_ts(raw, frame, ts_column, options), ROW: frame[ROW]})
+    base = pl.DataFrame(
+        {TS: _generic_ts(raw, frame, ts_column, options), ROW: frame[ROW]}
+    )
     schema = schema_for(options.kind)
     key = options.key(raw, kind=options.kind, what="mapped")
     if schema is METRICS:
         metrics = _table(extra, "metrics")
         if not metrics:
-            raise ParseError(f"{raw.path}: kind {options.kind.value} needs a 'metrics' table in its mapping rule")
+            raise ParseError(
+                f"{raw.path}: kind {options.kind.value} needs a 'metrics' table "
+                "in its mapping rule"
+            )
         parts = [
             base.with_columns(
                 pl.lit(name).alias(METRIC),
-                (parse_float(raw, frame, str(col)) * float(str(scale.get(name, 1.0)))).alias(VALUE),
+                (
+                    parse_float(raw, frame, str(col)) * float(str(scale.get(name, 1.0)))
+                ).alias(VALUE),
             )
             for name, col in metrics.items()
         ]
         return finish_series(raw, key, pl.concat(parts), now=options.now)
     for target, col in _table(extra, "columns").items():
         if target not in schema.columns:
-            raise ParseError(f"{raw.path}: mapping column {target!r} is not in the {schema.name} schema {list(schema.columns)}")
+            raise ParseError(
+                f"{raw.path}: mapping column {target!r} is not in the "
+                f"{schema.name} schema {list(schema.columns)}"
+            )
         if str(col) not in frame.columns:
-            raise ParseError(f"{raw.path}: mapped source column {col!r} not in the file")
-        base = base.with_columns(parse_float(raw, frame, str(col)).alias(target) * float(str(scale.get(target, 1.0))))
-    base = base.with_columns(pl.lit(value).alias(target) for target, value in _table(extra, "constants").items())
+            raise ParseError(
+                f"{raw.path}: mapped source column {col!r} not in the file"
+            )
+        base = base.with_columns(
+            parse_float(raw, frame, str(col)).alias(target)
+            * float(str(scale.get(target, 1.0)))
+        )
+    base = base.with_columns(
+        pl.lit(value).alias(target)
+        for target, value in _table(extra, "constants").items()
+    )
     return finish_series(raw, key, base, now=options.now)
 
 
