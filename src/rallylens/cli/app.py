@@ -245,10 +245,16 @@ def store_group() -> None:
 
 @store_group.command("info")
 @click.option("--asset", help="Only series of this asset (BTC, ETH, ...).")
+@click.option(
+    "--long",
+    "long_",
+    is_flag=True,
+    help="Also show source files, import time and notes.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.pass_obj
 @_handle_errors
-def store_info(obj: _Context, asset: str | None, as_json: bool) -> None:
+def store_info(obj: _Context, asset: str | None, long_: bool, as_json: bool) -> None:
     """List every stored series: range, rows, gaps and where it came from."""
     from rallylens.store import Store, series_info
 
@@ -266,27 +272,18 @@ def store_info(obj: _Context, asset: str | None, as_json: bool) -> None:
         )
         return
     shown = info.with_columns(
-        pl.col("sources")
-        .list.eval(pl.element().str.split("/").list.last())
-        .alias("sources")
+        pl.col("sources").list.eval(pl.element().str.split("/").list.last()),
+        pl.col("largest_gap_bars").alias("max_gap"),
     )
-    console.print(
-        frame_table(
-            shown,
-            title=f"{obj.settings.store_path}: {info.height} series",
-            columns=[
-                "series",
-                "first_ts",
-                "last_ts",
-                "rows",
-                "gaps",
-                "largest_gap_bars",
-                "sources",
-                "last_import",
-                "notes",
-            ],
+    columns = ["series", "first_ts", "last_ts", "rows", "gaps", "max_gap"]
+    if long_:
+        columns += ["sources", "last_import", "notes"]
+    title = f"{obj.settings.store_path}: {info.height} series"
+    console.print(frame_table(shown, title=title, columns=columns))
+    if not long_:
+        console.print(
+            "[dim]--long adds source files, import time and notes; --json all fields[/]"
         )
-    )
 
 
 def main() -> None:
