@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -219,8 +219,6 @@ def _parse_time(value: str | None) -> datetime | None:
     except ValueError as exc:
         raise click.BadParameter(f"{value!r} is not an ISO date/time") from exc
     if parsed.tzinfo is None:
-        from datetime import UTC
-
         parsed = parsed.replace(tzinfo=UTC)
     return parsed
 

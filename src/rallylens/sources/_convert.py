@@ -29,11 +29,13 @@ __all__ = [
     "EpochUnit",
     "Parsed",
     "finish_series",
+    "infer_timeframe",
     "parse_datetime",
     "parse_epoch",
     "parse_float",
     "parse_int",
     "require_columns",
+    "timeframe_from_seconds",
 ]
 
 EpochUnit = Literal["auto", "s", "ms", "us"]
@@ -55,6 +57,24 @@ class Parsed:
         self.series.extend(other.series)
         self.duplicates_dropped += other.duplicates_dropped
         self.notes.extend(other.notes)
+
+
+def timeframe_from_seconds(seconds: int) -> str | None:
+    """Timeframe of a bar length (``3600`` -> ``1h``); None unless whole minutes."""
+    if seconds <= 0:
+        return None
+    for unit, size in (("w", 604800), ("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return None
+
+
+def infer_timeframe(ts: pl.Series) -> str | None:
+    """The most common spacing of the unique timestamps, as a timeframe string."""
+    diffs = ts.unique().sort().diff().drop_nulls()
+    if diffs.is_empty():
+        return None
+    return timeframe_from_seconds(int(diffs.dt.total_seconds().mode().sort()[0]))
 
 
 def require_columns(raw: RawFile, frame: pl.DataFrame, columns: Sequence[str]) -> None:

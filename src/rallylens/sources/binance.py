@@ -54,16 +54,18 @@ from rallylens.sources._base import FileOptions, Preset
 from rallylens.sources._convert import (
     Parsed,
     finish_series,
+    infer_timeframe,
     parse_datetime,
     parse_epoch,
     parse_float,
     parse_int,
     require_columns,
+    timeframe_from_seconds,
 )
 from rallylens.sources._reader import ROW, RawFile, read_strings
 from rallylens.sources._symbols import split_pair
 
-__all__ = ["BINANCE_FUNDING", "BINANCE_KLINES", "BINANCE_METRICS", "infer_timeframe"]
+__all__ = ["BINANCE_FUNDING", "BINANCE_KLINES", "BINANCE_METRICS"]
 
 KLINE_COLUMNS = (
     "open_time",
@@ -167,14 +169,6 @@ def _read_kline_strings(raw: RawFile) -> pl.DataFrame:
     return frame
 
 
-def infer_timeframe(ts: pl.Series) -> str | None:
-    """The most common spacing of sorted unique timestamps, as a timeframe string."""
-    diffs = ts.unique().sort().diff().drop_nulls()
-    if diffs.is_empty():
-        return None
-    return _tf_from_seconds(int(diffs.dt.total_seconds().mode().sort()[0]))
-
-
 def _read_typed(raw: RawFile, epoch_unit: str) -> pl.DataFrame | None:
     """Fast path for a well-formed headerless 12-column file (None otherwise).
 
@@ -236,13 +230,8 @@ def parse_klines(raw: RawFile, options: FileOptions) -> Parsed:
     if typed is not None and typed.height and typed[TS].min() >= _EARLIEST:  # type: ignore[operator]
         options = _identity_from_name(raw, options)
         if options.timeframe is None:
-            span = typed["__span_us"].mode().sort()
-            seconds = round((int(span[0]) + 1000) / 1_000_000) if span.len() else 0
-            options = options.merged(
-                timeframe=_tf_from_seconds(seconds)
-                if seconds > 0
-                else infer_timeframe(typed[TS])
-            )
+            timeframe = _timeframe_from_span(typed["__span_us"])
+            options = options.merged(timeframe=timeframe or infer_timeframe(typed[TS]))
         out = typed.drop("__span_us")
         _check_ohlc(raw, out)
         key = options.key(raw, kind=SeriesKind.OHLCV, what="Binance klines")
@@ -282,18 +271,15 @@ def _timeframe_from_close(
     if "close_time" not in frame.columns:
         return None
     close = parse_epoch(raw, frame, "close_time")
-    span = (close - ts).dt.total_microseconds().mode().sort()
+    return _timeframe_from_span((close - ts).dt.total_microseconds())
+
+
+def _timeframe_from_span(span_us: pl.Series) -> str | None:
+    """Bar length from ``close_time - open_time`` (close is 1 ms or 1 µs early)."""
+    span = span_us.drop_nulls().mode().sort()
     if span.is_empty():
         return None
-    seconds = round((int(span[0]) + 1) / 1_000_000)
-    return _tf_from_seconds(seconds) if seconds > 0 else None
-
-
-def _tf_from_seconds(seconds: int) -> str | None:
-    for unit, size in (("w", 604800), ("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds % size == 0:
-            return f"{seconds // size}{unit}"
-    return None
+    return timeframe_from_seconds(round((int(span[0]) + 1) / 1_000_000))
 
 
 def _check_ohlc(raw: RawFile, frame: pl.DataFrame) -> None:

@@ -52,13 +52,13 @@ from rallylens.sources._base import FileOptions, Preset, unit_scale
 from rallylens.sources._convert import (
     Parsed,
     finish_series,
+    infer_timeframe,
     parse_datetime,
     parse_epoch,
     parse_float,
 )
 from rallylens.sources._reader import ROW, RawFile, read_strings
 from rallylens.sources._symbols import split_pair
-from rallylens.sources.binance import infer_timeframe
 from rallylens.sources.coinglass import check_oi_unit
 
 __all__ = ["COINALYZE", "EXCHANGE_CODES", "PRESETS", "parse_coinalyze"]

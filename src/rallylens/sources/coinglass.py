@@ -103,12 +103,12 @@ from rallylens.sources._base import FileOptions, Preset, unit_scale
 from rallylens.sources._convert import (
     Parsed,
     finish_series,
+    infer_timeframe,
     parse_datetime,
     parse_epoch,
     parse_float,
 )
 from rallylens.sources._reader import ROW, RawFile, read_strings
-from rallylens.sources.binance import infer_timeframe
 
 __all__ = ["COINGLASS", "PRESETS", "check_oi_unit", "parse_coinglass"]
 

@@ -27,12 +27,12 @@ from rallylens.sources._convert import (
     EpochUnit,
     Parsed,
     finish_series,
+    infer_timeframe,
     parse_datetime,
     parse_epoch,
     parse_float,
 )
 from rallylens.sources._reader import ROW, RawFile, read_strings
-from rallylens.sources.binance import infer_timeframe
 
 __all__ = ["FREQTRADE"]
 

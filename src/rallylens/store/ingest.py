@@ -9,6 +9,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
+import polars as pl
+
 from rallylens._typing import ConflictPolicy
 from rallylens.exceptions import RallylensError
 from rallylens.schemas import TS, SeriesKey
@@ -172,20 +174,17 @@ def _import_one(
 
 
 def _series_result(
-    key: SeriesKey, frame: object, inserted: int, filled: int, conflicting: int
+    key: SeriesKey, frame: pl.DataFrame, inserted: int, filled: int, conflicting: int
 ) -> SeriesResult:
-    import polars as pl
-
-    assert isinstance(frame, pl.DataFrame)
-    ts = frame[TS]
+    first, last = (frame[TS].min(), frame[TS].max()) if frame.height else (None, None)
     return SeriesResult(
         key,
         frame.height,
         inserted,
         filled,
         conflicting,
-        ts.min() if frame.height else None,  # type: ignore[arg-type]
-        ts.max() if frame.height else None,  # type: ignore[arg-type]
+        first if isinstance(first, datetime) else None,
+        last if isinstance(last, datetime) else None,
     )
 
 

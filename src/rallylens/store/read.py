@@ -126,7 +126,11 @@ def series_info(store: Store) -> pl.DataFrame:
         "JOIN imports i USING (import_id) GROUP BY si.series_id"
     )
     stats = pl.concat(
-        [_table_stats(store, kind) for kind in _stored_tables(series)], how="vertical"
+        [
+            _table_stats(store, kind, series.select("series_id", "timeframe"))
+            for kind in _stored_tables(series)
+        ],
+        how="vertical",
     )
     out = (
         series.join(stats, on="series_id", how="left")
@@ -149,14 +153,13 @@ def _stored_tables(series: pl.DataFrame) -> list[str]:
     return sorted(names.values())
 
 
-def _table_stats(store: Store, kind: str) -> pl.DataFrame:
+def _table_stats(store: Store, kind: str, timeframes: pl.DataFrame) -> pl.DataFrame:
     schema = schema_for(kind)
     interval = "interval_hours" if schema.name == "funding" else "NULL::INTEGER"
     ts = store.query(
         f"SELECT DISTINCT d.series_id, d.ts, {interval} AS interval_hours "
         f"FROM {schema.name} d ORDER BY d.series_id, d.ts"
     )
-    timeframes = store.query("SELECT series_id, timeframe FROM series")
     ts = ts.join(timeframes, on="series_id")
     groups = []
     for (series_id,), part in ts.group_by(["series_id"], maintain_order=True):

@@ -240,27 +240,25 @@ def _merge(
             f"(s.{v} IS NOT NULL AND t.{v} IS DISTINCT FROM s.{v})" for v in values
         )
         assign = ", ".join(f"{v} = coalesce(s.{v}, t.{v})" for v in values)
-    store.run("CREATE OR REPLACE TEMP TABLE _stage AS SELECT s.* FROM _incoming s")
     scope = f"(SELECT * FROM {table} WHERE series_id = {series_id})"
     counts = store.one(
         f"SELECT count(*) FILTER (WHERE {conflict}), count(*) FILTER (WHERE {changes}) "
-        f"FROM {scope} t JOIN _stage s ON {on}"
+        f"FROM {scope} t JOIN _incoming s ON {on}"
     )
     assert counts is not None
     conflicting, changed = int(str(counts[0])), int(str(counts[1]))
     if changed:
         store.run(
-            f"UPDATE {table} AS t SET {assign} FROM _stage s "
+            f"UPDATE {table} AS t SET {assign} FROM _incoming s "
             f"WHERE t.series_id = {series_id} AND {on} AND ({changes})"
         )
     key_cols = ", ".join(schema.key)
     inserted_row = store.one(
         f"INSERT INTO {table} (series_id, {cols}) "
         f"SELECT {series_id}, {', '.join('s.' + c for c in schema.columns)} "
-        f"FROM _stage s ANTI JOIN (SELECT {key_cols} FROM {table} "
+        f"FROM _incoming s ANTI JOIN (SELECT {key_cols} FROM {table} "
         f"WHERE series_id = {series_id}) t ON {on}"
     )
-    store.run("DROP TABLE _stage")
     inserted = int(str(inserted_row[0])) if inserted_row else 0
     return SeriesWrite(item.key, item.frame.height, inserted, changed, conflicting)
 
