@@ -6,6 +6,7 @@ import gzip
 import hashlib
 import io
 import zipfile
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -17,6 +18,9 @@ from rallylens.exceptions import ParseError
 __all__ = ["ROW", "RawFile", "read_raw"]
 
 ROW = "__row"
+
+_HASHER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rallylens-sha256")
+"""Hashes file bytes while they are parsed (hashlib releases the GIL)."""
 """Column holding each row's 1-based line number in the source file."""
 
 _TABULAR = (".parquet", ".feather", ".arrow", ".ipc")
@@ -28,9 +32,14 @@ class RawFile:
 
     path: Path
     data: bytes
-    sha256: str
+    digest: Future[str]
     size_bytes: int
     inner_name: str
+
+    @property
+    def sha256(self) -> str:
+        """SHA-256 of the file's bytes as stored on disk (before decompression)."""
+        return self.digest.result()
 
     @property
     def name(self) -> str:
@@ -84,7 +93,7 @@ def read_raw(path: str | Path) -> RawFile:
         blob = path.read_bytes()
     except OSError as exc:
         raise ParseError(f"{path}: cannot read file ({exc.strerror})") from exc
-    sha = hashlib.sha256(blob).hexdigest()
+    digest = _HASHER.submit(_sha256, blob)
     name = path.name
     data = blob
     if name.lower().endswith(".gz"):
@@ -99,7 +108,11 @@ def read_raw(path: str | Path) -> RawFile:
         data, name = _unzip(path, blob)
     if len(data) < 4096 and not data.strip():  # a large file is not blank
         raise ParseError(f"{path}: file is empty; nothing to import")
-    return RawFile(path, data, sha, len(blob), name)
+    return RawFile(path, data, digest, len(blob), name)
+
+
+def _sha256(blob: bytes) -> str:
+    return hashlib.sha256(blob).hexdigest()
 
 
 def _unzip(path: Path, blob: bytes) -> tuple[bytes, str]:
