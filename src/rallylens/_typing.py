@@ -9,6 +9,9 @@ __all__ = [
     "ConflictPolicy",
     "MarketType",
     "OptionType",
+    "RallyKind",
+    "RallyStatus",
+    "Regime",
     "SeriesKind",
     "Side",
 ]
@@ -44,3 +47,27 @@ MarketType = Literal["spot", "perp", "future", "option", "aggregate", "index"]
 OptionType = Literal["call", "put"]
 Side = Literal["long", "short"]
 ConflictPolicy = Literal["keep", "overwrite"]
+
+
+class Regime(StrEnum):
+    """Market regime of a day, from price alone (see :mod:`rallylens.rallies`)."""
+
+    BEAR = "bear"
+    NEUTRAL = "neutral"
+    BULL = "bull"
+
+
+class RallyKind(StrEnum):
+    """What carried a rally: the verdict classes."""
+
+    BEAR_MARKET_RALLY = "bear_market_rally"
+    SPOT_LED = "spot_led"
+    LEVERAGED_LONG = "leveraged_long"
+    UNDETERMINED = "undetermined"
+
+
+class RallyStatus(StrEnum):
+    """Whether a rally is still running at the as-of time."""
+
+    IN_PROGRESS = "in_progress"
+    ENDED = "ended"

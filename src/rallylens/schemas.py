@@ -39,20 +39,28 @@ from rallylens.exceptions import ConfigError, SchemaError
 __all__ = [
     "ALL_SCHEMAS",
     "ASK_IV",
+    "ASSET",
+    "AS_OF",
+    "BARS",
     "BASIS_USD",
     "BID_IV",
     "BUY_USD",
     "CANDLES",
     "CLOSE",
     "COINBASE_PREMIUM_RATE",
+    "CONFIRM_TS",
+    "DECLINE_HIGH",
+    "DECLINE_HIGH_TS",
     "DELTA",
     "DVOL",
+    "END_TS",
     "ETF_NET_FLOW_USD",
     "EXPIRY",
     "FUNDING",
     "FUNDING_APR",
     "FUNDING_INTERVAL_HOURS",
     "FUNDING_RATE",
+    "FrameSchema",
     "GAMMA",
     "HIGH",
     "INDEX_PRICE",
@@ -63,16 +71,21 @@ __all__ = [
     "LIQUIDATION_EVENTS",
     "LIQ_LONG_USD",
     "LIQ_SHORT_USD",
+    "LOG_RETURN",
     "LONG_USD",
     "LOW",
+    "LOW_PRICE",
+    "LOW_TS",
     "MARK_CLOSE",
     "MARK_IV",
     "MARK_PRICE",
     "METRIC",
     "METRICS",
+    "Market",
     "NOTIONAL_USD",
     "OI_BASE",
     "OI_BASE_DERIVED",
+    "OI_BASE_EST",
     "OI_USD",
     "OI_USD_DERIVED",
     "OPEN",
@@ -83,7 +96,10 @@ __all__ = [
     "PANEL",
     "PANEL_OI_BASE",
     "PANEL_OI_USD",
+    "PEAK_PRICE",
+    "PEAK_TS",
     "PERP_CLOSE",
+    "PERP_DELTA_USD",
     "PERP_HIGH",
     "PERP_LOW",
     "PERP_OPEN",
@@ -92,31 +108,41 @@ __all__ = [
     "PERP_TAKER_BUY_USD",
     "PERP_TAKER_SELL_USD",
     "PERP_VOLUME",
+    "PREMIUM_RATE",
     "PRICE",
     "QUANTITY",
     "QUOTE_TS",
     "QUOTE_VOLUME",
+    "RALLIES",
+    "RALLY_ID",
     "RATE",
     "RATE_HIGH",
     "RATE_LOW",
     "RATE_OPEN",
+    "REGIME",
     "SELL_USD",
     "SHORT_USD",
     "SIDE",
     "SPOT_CLOSE",
+    "SPOT_DELTA_USD",
     "SPOT_HIGH",
     "SPOT_LOW",
     "SPOT_OPEN",
     "SPOT_QUOTE_VOLUME",
+    "SPOT_SHARE",
     "SPOT_TAKER_BUY_QUOTE",
     "SPOT_TAKER_BUY_USD",
     "SPOT_TAKER_SELL_USD",
     "SPOT_VOLUME",
+    "STATUS",
     "STRIKE",
+    "SeriesFrame",
+    "SeriesKey",
     "TAKER_BUY_BASE",
     "TAKER_BUY_QUOTE",
     "TAKER_VOLUME",
     "THETA",
+    "THRESHOLD",
     "TRADES",
     "TS",
     "TS_DTYPE",
@@ -125,10 +151,6 @@ __all__ = [
     "VEGA",
     "VOLUME",
     "VOL_INDEX",
-    "FrameSchema",
-    "Market",
-    "SeriesFrame",
-    "SeriesKey",
     "parse_market",
     "schema_for",
     "timeframe_duration",
@@ -647,3 +669,97 @@ PANEL = FrameSchema(
 )
 """Columns of :func:`rallylens.store.load_panel`; row ``ts`` holds what is known
 by the close of the bar opened at ``ts``."""
+
+
+# --- feature bars (rallylens.features.prepare_bars) ---------------------------
+ASSET = "asset"
+"""Group key of multi-asset frames (one panel per asset stacked)."""
+SPOT_SHARE = "spot_share"
+SPOT_DELTA_USD, PERP_DELTA_USD = "spot_delta_usd", "perp_delta_usd"
+PREMIUM_RATE = "premium_rate"
+OI_BASE_EST = "oi_base_est"
+LOG_RETURN = "log_return"
+
+BARS = FrameSchema(
+    "bars",
+    {
+        ASSET: pl.String(),
+        TS: TS_DTYPE,
+        **{
+            c: _F
+            for c in (
+                OPEN,
+                HIGH,
+                LOW,
+                CLOSE,
+                VOLUME,
+                SPOT_VOLUME,
+                PERP_VOLUME,
+                SPOT_SHARE,
+                SPOT_DELTA_USD,
+                PERP_DELTA_USD,
+                PREMIUM_RATE,
+                FUNDING_APR,
+                PANEL_OI_USD,
+                OI_BASE_EST,
+                LIQ_LONG_USD,
+                LIQ_SHORT_USD,
+                DVOL,
+                BASIS_USD,
+                ETF_NET_FLOW_USD,
+                COINBASE_PREMIUM_RATE,
+                LOG_RETURN,
+            )
+        },
+    },
+    required=(ASSET, TS),
+    units={
+        CLOSE: "USD; spot where known, else perp",
+        VOLUME: "base asset per bar, spot + perp",
+        SPOT_SHARE: "fraction of base volume traded on spot",
+        SPOT_DELTA_USD: "taker buy minus taker sell, USD per bar",
+        PREMIUM_RATE: "perp (or mark) close / spot close - 1",
+        OI_BASE_EST: "open interest in base units (USD / close when only USD)",
+        LOG_RETURN: "ln(close / previous close)",
+    },
+)
+"""Per-bar inputs of regime, rally detection and anatomy."""
+
+# --- rallies (rallylens.rallies.detect_rallies) -------------------------------
+RALLY_ID = "rally_id"
+REGIME = "regime"
+LOW_TS, LOW_PRICE = "low_ts", "low_price"
+CONFIRM_TS = "confirm_ts"
+PEAK_TS, PEAK_PRICE = "peak_ts", "peak_price"
+END_TS = "end_ts"
+DECLINE_HIGH_TS, DECLINE_HIGH = "decline_high_ts", "decline_high"
+THRESHOLD = "threshold"
+STATUS = "status"
+AS_OF = "as_of"
+
+RALLIES = FrameSchema(
+    "rallies",
+    {
+        ASSET: pl.String(),
+        RALLY_ID: pl.Int64(),
+        LOW_TS: TS_DTYPE,
+        LOW_PRICE: _F,
+        CONFIRM_TS: TS_DTYPE,
+        PEAK_TS: TS_DTYPE,
+        PEAK_PRICE: _F,
+        END_TS: TS_DTYPE,
+        DECLINE_HIGH_TS: TS_DTYPE,
+        DECLINE_HIGH: _F,
+        THRESHOLD: _F,
+        REGIME: pl.String(),
+        STATUS: pl.String(),
+        AS_OF: TS_DTYPE,
+    },
+    required=(ASSET, RALLY_ID, LOW_TS, LOW_PRICE, CONFIRM_TS, PEAK_TS, AS_OF),
+    units={
+        THRESHOLD: "fractional move that confirmed the rally (volatility-scaled)",
+        END_TS: "day the reversal rule ended the rally; null while in progress",
+        AS_OF: "last day whose close was used",
+    },
+)
+"""One row per rally: swing low to swing high and the decline it retraces."""
