@@ -105,10 +105,16 @@ def prepare_bars(panel: pl.DataFrame, asset: str) -> pl.DataFrame:
         perp_vol,
         (spot_vol / (spot_vol + perp_vol)).alias(SPOT_SHARE),
         _delta(
-            SPOT_TAKER_BUY_USD, SPOT_TAKER_SELL_USD, SPOT_TAKER_BUY_QUOTE, SPOT_QUOTE_VOLUME
+            SPOT_TAKER_BUY_USD,
+            SPOT_TAKER_SELL_USD,
+            SPOT_TAKER_BUY_QUOTE,
+            SPOT_QUOTE_VOLUME,
         ).alias(SPOT_DELTA_USD),
         _delta(
-            PERP_TAKER_BUY_USD, PERP_TAKER_SELL_USD, PERP_TAKER_BUY_QUOTE, PERP_QUOTE_VOLUME
+            PERP_TAKER_BUY_USD,
+            PERP_TAKER_SELL_USD,
+            PERP_TAKER_BUY_QUOTE,
+            PERP_QUOTE_VOLUME,
         ).alias(PERP_DELTA_USD),
         (pl.coalesce(PERP_CLOSE, MARK_CLOSE) / pl.col(SPOT_CLOSE) - 1).alias(
             PREMIUM_RATE
@@ -126,9 +132,7 @@ def prepare_bars(panel: pl.DataFrame, asset: str) -> pl.DataFrame:
     out = out.with_columns(
         (pl.col(CLOSE) / pl.col(CLOSE).shift(1)).log().alias(LOG_RETURN)
     )
-    return out.select(
-        pl.col(c).cast(dtype) for c, dtype in BARS.columns.items()
-    )
+    return out.select(pl.col(c).cast(dtype) for c, dtype in BARS.columns.items())
 
 
 _SUM = (
@@ -192,7 +196,9 @@ def to_daily(bars: pl.DataFrame) -> pl.DataFrame:
             (pl.col(SPOT_VOLUME) / (pl.col(SPOT_VOLUME) + pl.col(PERP_VOLUME))).alias(
                 SPOT_SHARE
             ),
-            (pl.col(CLOSE) / pl.col(CLOSE).shift(1).over(ASSET)).log().alias(LOG_RETURN),
+            (pl.col(CLOSE) / pl.col(CLOSE).shift(1).over(ASSET))
+            .log()
+            .alias(LOG_RETURN),
         )
     )
     return out.select(pl.col(c).cast(dtype) for c, dtype in BARS.columns.items())

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 
 import numpy as np
 import polars as pl
@@ -146,9 +145,7 @@ def detect_rallies(
     schema = {c: RALLIES.columns[c] for c in RALLIES.columns}
     if daily.is_empty():
         return pl.DataFrame(schema=schema)
-    frame = daily.select(ASSET, TS, CLOSE).with_columns(
-        move_thresholds(daily, spec)
-    )
+    frame = daily.select(ASSET, TS, CLOSE).with_columns(move_thresholds(daily, spec))
     regimes = label_regimes(daily, regime_spec).select(ASSET, TS, REGIME)
     parts = []
     for (asset,), part in frame.group_by(ASSET, maintain_order=True):
@@ -158,14 +155,12 @@ def detect_rallies(
         ts = part[TS]
         parts.append(_to_frame(str(asset), ts, rows))
     out = pl.concat(parts) if parts else pl.DataFrame(schema=schema)
-    out = out.join(
-        regimes.rename({TS: LOW_TS}), on=[ASSET, LOW_TS], how="left"
-    )
+    out = out.join(regimes.rename({TS: LOW_TS}), on=[ASSET, LOW_TS], how="left")
     return out.select(pl.col(c).cast(dtype) for c, dtype in RALLIES.columns.items())
 
 
 _Row = tuple[int, int, int, int, int, float, float, float, float]
-"""low_i, confirm_i, peak_i, end_i (-1 in progress), high_i, low, peak, high, threshold."""
+"""low_i, confirm_i, peak_i, end_i (-1 in progress), high_i, low, peak, high, move."""
 
 
 def _zigzag(close: np.ndarray, theta: np.ndarray, stall_days: int) -> list[_Row]:
@@ -203,8 +198,8 @@ def _zigzag(close: np.ndarray, theta: np.ndarray, stall_days: int) -> list[_Row]
 
 def _to_frame(asset: str, ts: pl.Series, rows: list[_Row]) -> pl.DataFrame:
     as_of = ts[-1]
-    idx = {
-        name: [r[k] for r in rows]
+    idx: dict[str, list[int]] = {
+        name: [int(r[k]) for r in rows]
         for k, name in enumerate((LOW_TS, CONFIRM_TS, PEAK_TS, END_TS, DECLINE_HIGH_TS))
     }
     return pl.DataFrame(
