@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import sys
 from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
@@ -13,7 +15,15 @@ from rich.table import Table
 
 __all__ = ["console", "err_console", "frame_table", "print_json", "to_jsonable"]
 
-console = Console(highlight=False)
+
+def _width() -> int | None:
+    """Wide output when piped (rich would assume 80 columns)."""
+    if sys.stdout.isatty() or "COLUMNS" in os.environ:
+        return None
+    return 160
+
+
+console = Console(highlight=False, width=_width())
 err_console = Console(stderr=True, highlight=False)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -23,7 +23,7 @@ from rallylens import __version__
 from rallylens._typing import SeriesKind
 from rallylens.cli._render import console, err_console, frame_table, print_json
 from rallylens.config import Settings, load_settings
-from rallylens.exceptions import RallylensError
+from rallylens.exceptions import InsufficientDataError, RallylensError
 
 __all__ = ["cli", "main"]
 
@@ -282,6 +282,113 @@ def store_info(obj: _Context, asset: str | None, long_: bool, as_json: bool) -> 
         console.print(
             "[dim]--long adds source files, import time and notes; --json all fields[/]"
         )
+
+
+# --- rallies and analysis ------------------------------------------------------
+_TIMEFRAME = click.option(
+    "--timeframe",
+    default="1d",
+    show_default=True,
+    type=click.Choice(["1h", "4h", "1d"]),
+    help="Bar length of the anatomy (rallies are found on daily closes).",
+)
+_AT = click.option(
+    "--at",
+    "at",
+    help="As-of time: only data known by then is used. A bare date means "
+    "after that day's close (e.g. 2022-08-10 = 2022-08-11 00:00 UTC).",
+)
+
+
+def _parse_as_of(value: str | None) -> datetime | None:
+    parsed = _parse_time(value)
+    if parsed is not None and value is not None and len(value.strip()) <= 10:
+        parsed += timedelta(days=1)
+    return parsed
+
+
+def _load_bars(
+    obj: _Context, asset: str, timeframe: str, as_of: datetime | None
+) -> tuple[pl.DataFrame, dict[str, str]]:
+    from rallylens.features import prepare_bars
+    from rallylens.store import Store, load_panel
+
+    path = obj.settings.store_path
+    if not Path(path).exists():
+        raise InsufficientDataError(
+            f"no store at {path}; load data first with 'rallylens import PATH' "
+            "(or point --store / RALLYLENS_STORE at an existing store)"
+        )
+    with Store(path, read_only=True) as store:
+        panel = load_panel(store, asset, timeframe, as_of=as_of)
+    return prepare_bars(panel.frame, panel.asset), dict(panel.missing)
+
+
+@cli.command("rallies")
+@click.argument("asset")
+@click.option("--since", help="Only rallies whose low is on or after this date.")
+@click.option("--until", help="Only rallies whose low is before this date.")
+@_AT
+@_TIMEFRAME
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.pass_obj
+@_handle_errors
+def rallies_cmd(
+    obj: _Context,
+    asset: str,
+    since: str | None,
+    until: str | None,
+    at: str | None,
+    timeframe: str,
+    as_json: bool,
+) -> None:
+    """Every rally of ASSET with its verdict (each judged at its peak).
+
+    Rallies are found on the whole history (so thresholds and baselines are
+    the same whatever --since says); --since/--until only filter the table.
+    """
+    from rallylens.cli._rally_view import rallies_table, rallies_view
+    from rallylens.rallies import find_rallies
+    from rallylens.schemas import LOW_TS
+
+    bars, _ = _load_bars(obj, asset, timeframe, _parse_as_of(at))
+    table = find_rallies(bars)
+    shown = table
+    if (start := _parse_time(since)) is not None:
+        shown = shown.filter(pl.col(LOW_TS) >= start)
+    if (stop := _parse_time(until)) is not None:
+        shown = shown.filter(pl.col(LOW_TS) < stop)
+    if as_json:
+        print_json(shown.to_dicts())
+        return
+    console.print(rallies_view(asset.upper(), rallies_table(shown), table.height))
+
+
+@cli.command("analyze")
+@click.argument("asset")
+@_AT
+@_TIMEFRAME
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.pass_obj
+@_handle_errors
+def analyze_cmd(
+    obj: _Context, asset: str, at: str | None, timeframe: str, as_json: bool
+) -> None:
+    """Is this rally real? Anatomy, verdict, reasons and levels of ASSET's rally.
+
+    Judges the rally in progress at --at (default: the latest data in the
+    store), or the latest rally if none is in progress.
+    """
+    from rallylens.cli._rally_view import analysis_view
+    from rallylens.rallies import analyze_rally
+
+    as_of = _parse_as_of(at)
+    bars, missing = _load_bars(obj, asset, timeframe, as_of)
+    result = analyze_rally(bars, as_of=as_of, missing_sources=missing)
+    if as_json:
+        print_json(result.to_dict())
+        return
+    console.print(analysis_view(result))
 
 
 def main() -> None:

@@ -15,7 +15,7 @@ from rallylens.features import to_daily
 from rallylens.rallies._anatomy import AnatomySpec, compute_anatomies
 from rallylens.rallies._detect import DetectSpec, detect_rallies
 from rallylens.rallies._regime import RegimeSpec
-from rallylens.rallies._signals import GROUPS, Signal
+from rallylens.rallies._signals import GROUPS, SOURCES, Signal
 from rallylens.rallies._verdict import (
     CONFIDENCE,
     DEFAULT_SPEC,
@@ -105,6 +105,7 @@ class RallyAnalysis:
     confidence: float
     explanation: Explanation
     levels: dict[str, float | None]
+    missing: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready view (datetimes as ISO strings)."""
@@ -122,7 +123,7 @@ class RallyAnalysis:
                 "headline": self.explanation.headline,
                 "reasons": [asdict(r) for r in self.explanation.reasons],
                 "other_evidence": [asdict(r) for r in self.explanation.against],
-                "missing": self.explanation.missing,
+                "missing": self.missing,
                 "levels": self.levels,
                 "anatomy": {
                     group: {s.value: self.anatomy.get(s.value) for s in signals}
@@ -194,6 +195,10 @@ def analyze_rally(
         anatomy, verdict, specs.verdict, missing_sources=missing_sources
     )
     kinds = (RallyKind.BEAR_MARKET_RALLY, RallyKind.SPOT_LED, RallyKind.LEVERAGED_LONG)
+    missing = dict(explanation.missing)
+    for signal in Signal:
+        if anatomy[signal.value] is None and signal.value not in missing:
+            missing[signal.value] = _why_unavailable(signal, missing_sources or {})
     return RallyAnalysis(
         asset=asset,
         as_of=bars[TS][-1] + _step(bars),
@@ -212,7 +217,19 @@ def analyze_rally(
             "vwap_rally_low": anatomy[Signal.VWAP_RALLY.value],
             "invalidation_below": anatomy[Signal.INVALIDATION.value],
         },
+        missing=missing,
     )
+
+
+def _why_unavailable(signal: Signal, missing_sources: Mapping[str, str]) -> str:
+    groups = SOURCES.get(signal, ())
+    for group in groups:
+        if group in missing_sources:
+            return f"{group.replace('_', ' ')}: {missing_sources[group]}"
+    if groups:
+        names = " / ".join(g.replace("_", " ") for g in groups)
+        return f"no {names} data inside the rally's window"
+    return "not defined for this rally (e.g. no level above, or too few bars)"
 
 
 def _float(value: object) -> float | None:
