@@ -89,7 +89,7 @@ def test_analyze_at_2022_08_10(real_store_path: Path) -> None:
     assert out["rally"]["low_ts"].startswith("2022-06-18")
     assert out["verdict"] in KINDS
     anatomy = out["anatomy"]
-    # series that exist in August 2022: OI (Coinalyze), liquidations, funding, spot, perp
+    # series that exist in August 2022: OI, liquidations, funding, spot, perp
     for group, signal in [
         ("leverage", "oi_change"),
         ("leverage", "short_covering_share"),
