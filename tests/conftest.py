@@ -41,14 +41,17 @@ def real_store_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A store holding every file of ../shared/data/raw (imported once per run)."""
     if not SHARED_RAW.is_dir():
         pytest.skip("../shared/data/raw is not present on this machine")
-    from rallylens.sources import find_files, load_mapping
+    from rallylens.sources import FileOptions, find_files, load_mapping
     from rallylens.store.ingest import import_files
 
     rules = load_mapping(MAPPINGS)
     path = tmp_path_factory.mktemp("real") / "real.duckdb"
     with Store(path) as opened:
         summary = import_files(
-            opened, find_files([SHARED_RAW], recursive=True), rules=rules
+            opened,
+            find_files([SHARED_RAW], recursive=True),
+            options=FileOptions(now=NOW),
+            rules=rules,
         )
     assert not summary.failed, [f.error for f in summary.failed]
     return path

@@ -149,7 +149,8 @@ def compute_anatomies(
     -------
     pl.DataFrame
         ``asset, rally_id`` plus one column per :class:`Signal` (null where the
-        inputs are missing), one row per rally.
+        inputs are missing, and z-scores null when their baseline has no
+        spread), one row per rally.
     """
     spec = spec or AnatomySpec()
     windows = rallies.select(
@@ -275,7 +276,9 @@ def _daily_signals(
         base.select(ASSET, TS, pl.col("__rv").alias("__rv_now")), on=[ASSET, TS]
     )
     lab = lab.with_columns(
-        ((pl.col(FUNDING_APR) - pl.col("__f_mean")) / pl.col("__f_std")).alias("__f_z"),
+        _ratio(pl.col(FUNDING_APR) - pl.col("__f_mean"), pl.col("__f_std")).alias(
+            "__f_z"
+        ),
         pl.int_range(pl.len()).over(ASSET, RALLY_ID).alias(_K),
         (pl.col(LIQ_LONG_USD).fill_null(0) + pl.col(LIQ_SHORT_USD).fill_null(0)).alias(
             "__liq_day"
@@ -308,9 +311,9 @@ def _daily_signals(
         .then(pl.col(LIQ_SHORT_USD).filter(start).sum())
         .alias(Signal.LIQ_START_SHORT_USD),
         pl.when(has_liq).then(pl.col("__liq_day").max()).alias(Signal.LIQ_MAX_DAY_USD),
-        (
-            (pl.col(LIQ_SHORT_USD).max() - pl.col("__l_mean").first())
-            / pl.col("__l_std").first()
+        _ratio(
+            pl.col(LIQ_SHORT_USD).max() - pl.col("__l_mean").first(),
+            pl.col("__l_std").first(),
         ).alias(Signal.LIQ_SHORT_Z),
         funding.mean().alias(Signal.FUNDING_MEAN),
         funding.drop_nulls().last().alias(Signal.FUNDING_LAST),
@@ -588,14 +591,17 @@ def _profile(
             >= spec.hvn_factor * pl.col("__bv").sum().over(ASSET, RALLY_ID) / n
         ).alias("__hvn")
     )
+    position = (
+        (pl.col("__close") - pl.col(LOW_PRICE))
+        / ((pl.col(DECLINE_HIGH) - pl.col(LOW_PRICE)) / n)
+    ).floor()
     where = state.select(
         ASSET,
         RALLY_ID,
-        (
-            (pl.col("__close") - pl.col(LOW_PRICE))
-            / ((pl.col(DECLINE_HIGH) - pl.col(LOW_PRICE)) / n)
-        )
-        .floor()
+        # a close exactly at the decline's high belongs to the top bin
+        pl.when(pl.col("__close") == pl.col(DECLINE_HIGH))
+        .then(n - 1)
+        .otherwise(position)
         .cast(pl.Int64)
         .alias("__bin"),
     )

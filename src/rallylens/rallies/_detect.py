@@ -136,8 +136,10 @@ def detect_rallies(
     * A rally also ends when it **stalls**: ``stall_days`` days without a new
       closing high. The next falling leg then starts on that day (the
       consolidation is the base the next rally is measured from).
-    * ``threshold`` is :func:`move_thresholds` of that day. Before the first
-      rally, ``H`` is the highest close so far.
+    * ``threshold`` is :func:`move_thresholds` of that day.
+    * Before the first rally, ``H`` is the highest close so far. After a
+      stall the leg may close above the old peak before its low; the
+      decline's high is then the highest close of the leg before the low.
     * A rally not yet ended at the last day is ``in_progress``; its peak is
       the highest close so far.
     """
@@ -167,28 +169,32 @@ def _zigzag(close: np.ndarray, theta: np.ndarray, stall_days: int) -> list[_Row]
     """Walk the closes forward (see :func:`detect_rallies`); one tuple per rally."""
     rows: list[_Row] = []
     rising, first_leg = False, True
-    h_i = l_i = p_i = c_i = 0
+    h_i = l_i = p_i = c_i = leg = 0
     h, lo, p, th_c = float(close[0]), float(close[0]), 0.0, 0.0
     for i in range(len(close)):
         x = float(close[i])
         if not rising:
-            if first_leg and x > h:
+            # a new high resets the first leg unless it confirms a rally off a low
+            if first_leg and x > h and (l_i == h_i or x < lo * (1 + theta[i])):
                 h, h_i, lo, l_i = x, i, x, i
             elif x < lo:
                 lo, l_i = x, i
             if x >= lo * (1 + theta[i]):
                 rising, c_i, th_c = True, i, float(theta[i])
+                top = leg + int(np.argmax(close[leg : l_i + 1]))
+                if close[top] > h:  # after a stall the leg can top the old peak
+                    h, h_i = float(close[top]), top
                 p_i = l_i + int(np.argmax(close[l_i : i + 1]))
                 p = float(close[p_i])
         else:
             if x > p:
                 p, p_i = x, i
-            reversed_ = x <= p * (1 - theta[i])
+            reversed_ = x <= p * (1 - theta[i]) or x < lo
             if reversed_ or (stall_days and i - p_i >= stall_days):
                 rows.append((l_i, c_i, p_i, i, h_i, lo, p, h, th_c))
                 rising, first_leg = False, False
                 h, h_i = p, p_i
-                start = p_i + 1 if reversed_ else i
+                start = leg = p_i + 1 if reversed_ else i
                 l_i = start + int(np.argmin(close[start : i + 1]))
                 lo = float(close[l_i])
     if rising:
@@ -221,7 +227,6 @@ def _to_frame(asset: str, ts: pl.Series, rows: list[_Row]) -> pl.DataFrame:
             AS_OF: [as_of] * len(rows),
         },
         schema_overrides={
-            c: RALLIES.columns[c]
-            for c in (LOW_TS, CONFIRM_TS, PEAK_TS, END_TS, DECLINE_HIGH_TS, AS_OF)
+            c: RALLIES.columns[c] for c in RALLIES.columns if c != REGIME
         },
     )

@@ -57,6 +57,20 @@ def coverage_column(kind: RallyKind) -> str:
     return f"coverage_{kind.value}"
 
 
+_FORMATS: dict[str, Callable[[float], str]] = {
+    "pct": lambda v: f"{v * 100:.1f}%",
+    "signed_pct": lambda v: f"{v * 100:+.1f}%",
+    "share": lambda v: f"{v * 100:.0f}%",
+    "pts": lambda v: f"{abs(v) * 100:.1f}",
+    "bps": lambda v: f"{v * 1e4:+.0f} bp",
+    "z": lambda v: f"{v:+.1f}",
+    "ratio": lambda v: f"{v:.2f}x",
+    "flag": lambda v: "yes" if v > 0 else "no",
+    "days": lambda v: f"{v:.0f} days",
+}
+"""How each evidence unit formats ``{v}`` in a reason."""
+
+
 @dataclass(frozen=True)
 class Evidence:
     """One rule: a signal, the curve that turns it into a strength, a weight.
@@ -74,7 +88,7 @@ class Evidence:
         Relative weight within the kind.
     says : str
         Plain-language reason; ``{v}`` is replaced by the formatted value.
-    unit : {"pct", "signed_pct", "share", "z", "ratio", "flag", "days"}
+    unit : {"pct", "signed_pct", "share", "pts", "bps", "z", "ratio", "flag", "days"}
         How ``{v}`` is formatted.
     """
 
@@ -95,6 +109,11 @@ class Evidence:
             raise ConfigError(
                 f"evidence {self.says!r}: weight > 0 and strengths in [0, 1]"
             )
+        if self.unit not in _FORMATS:
+            raise ConfigError(
+                f"evidence {self.says!r}: unit {self.unit!r} is not one of "
+                f"{sorted(_FORMATS)}"
+            )
 
     def strength(self, values: np.ndarray) -> np.ndarray:
         """Strength per value (NaN where the value is NaN)."""
@@ -110,6 +129,14 @@ class VerdictSpec:
     min_score: float = 0.45
     min_margin: float = 0.05
     taglines: Mapping[RallyKind, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        lacking = [k.value for k in _KINDS if not self.of(k)]
+        if lacking:
+            raise ConfigError(
+                f"verdict spec has no evidence for {lacking}; give every kind "
+                "at least one Evidence"
+            )
 
     def of(self, kind: RallyKind) -> tuple[Evidence, ...]:
         """The evidence supporting ``kind``."""
@@ -394,18 +421,7 @@ class Explanation:
 
 
 def _fmt(value: float, unit: str) -> str:
-    formats: dict[str, Callable[[float], str]] = {
-        "pct": lambda v: f"{v * 100:.1f}%",
-        "signed_pct": lambda v: f"{v * 100:+.1f}%",
-        "share": lambda v: f"{v * 100:.0f}%",
-        "pts": lambda v: f"{abs(v) * 100:.1f}",
-        "bps": lambda v: f"{v * 1e4:+.0f} bp",
-        "z": lambda v: f"{v:+.1f}",
-        "ratio": lambda v: f"{v:.2f}x",
-        "flag": lambda v: "yes" if v > 0 else "no",
-        "days": lambda v: f"{v:.0f} days",
-    }
-    return formats[unit](value)
+    return _FORMATS[unit](value)
 
 
 def explain_verdict(
