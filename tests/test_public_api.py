@@ -7,7 +7,14 @@ import types
 
 import pytest
 
-PACKAGES = ["rallylens", "rallylens.sources", "rallylens.store", "rallylens.cli"]
+PACKAGES = [
+    "rallylens",
+    "rallylens.sources",
+    "rallylens.store",
+    "rallylens.features",
+    "rallylens.rallies",
+    "rallylens.cli",
+]
 
 
 @pytest.mark.parametrize("name", PACKAGES)
