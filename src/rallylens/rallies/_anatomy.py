@@ -439,7 +439,8 @@ def _cvd_ratio(delta: str, volume_usd: pl.Expr) -> pl.Expr:
 def _bar_step(bars: pl.DataFrame) -> timedelta:
     if bars.height < 2:
         return _DAY
-    step = bars.select(pl.col(TS).diff().over(ASSET).drop_nulls().min()).item()
+    head = bars.head(1024)  # the bar length, from the first rows
+    step = head.select(pl.col(TS).diff().over(ASSET).drop_nulls().min()).item()
     return step if isinstance(step, timedelta) and step > timedelta(0) else _DAY
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -149,14 +150,7 @@ def detect_rallies(
         return pl.DataFrame(schema=schema)
     frame = daily.select(ASSET, TS, CLOSE).with_columns(move_thresholds(daily, spec))
     regimes = label_regimes(daily, regime_spec).select(ASSET, TS, REGIME)
-    parts = []
-    for (asset,), part in frame.group_by(ASSET, maintain_order=True):
-        rows = _zigzag(
-            part[CLOSE].to_numpy(), part[THRESHOLD].to_numpy(), spec.stall_days
-        )
-        ts = part[TS]
-        parts.append(_to_frame(str(asset), ts, rows))
-    out = pl.concat(parts) if parts else pl.DataFrame(schema=schema)
+    out = _to_frame(frame, spec.stall_days)
     out = out.join(regimes.rename({TS: LOW_TS}), on=[ASSET, LOW_TS], how="left")
     return out.select(pl.col(c).cast(dtype) for c, dtype in RALLIES.columns.items())
 
@@ -202,31 +196,48 @@ def _zigzag(close: np.ndarray, theta: np.ndarray, stall_days: int) -> list[_Row]
     return rows
 
 
-def _to_frame(asset: str, ts: pl.Series, rows: list[_Row]) -> pl.DataFrame:
-    as_of = ts[-1]
-    idx: dict[str, list[int]] = {
-        name: [int(r[k]) for r in rows]
-        for k, name in enumerate((LOW_TS, CONFIRM_TS, PEAK_TS, END_TS, DECLINE_HIGH_TS))
-    }
-    return pl.DataFrame(
-        {
-            ASSET: [asset] * len(rows),
-            RALLY_ID: list(range(1, len(rows) + 1)),
-            **{
-                name: [ts[i] if i >= 0 else None for i in positions]
-                for name, positions in idx.items()
-            },
-            LOW_PRICE: [r[5] for r in rows],
-            PEAK_PRICE: [r[6] for r in rows],
-            DECLINE_HIGH: [r[7] for r in rows],
-            THRESHOLD: [r[8] for r in rows],
-            STATUS: [
-                (RallyStatus.ENDED if r[3] >= 0 else RallyStatus.IN_PROGRESS).value
-                for r in rows
-            ],
-            AS_OF: [as_of] * len(rows),
-        },
-        schema_overrides={
-            c: RALLIES.columns[c] for c in RALLIES.columns if c != REGIME
-        },
-    )
+def _to_frame(frame: pl.DataFrame, stall_days: int) -> pl.DataFrame:
+    """Run the zigzag per asset (rows sorted by asset) and build one frame."""
+    close = frame[CLOSE].to_numpy()
+    theta = frame[THRESHOLD].to_numpy()
+    runs = frame[ASSET].rle()
+    lengths = runs.struct.field("len").to_numpy()
+    names = runs.struct.field("value").to_list()
+    ends = np.cumsum(lengths)
+    columns: dict[str, list[Any]] = {c: [] for c in _COLUMNS}
+    for name, stop, size in zip(names, ends, lengths, strict=True):
+        start = int(stop - size)
+        rows = _zigzag(close[start:stop], theta[start:stop], stall_days)
+        for number, row in enumerate(rows, start=1):
+            columns[ASSET].append(name)
+            columns[RALLY_ID].append(number)
+            for k, col in enumerate(_INDEX_COLUMNS):
+                columns[col].append(start + row[k] if row[k] >= 0 else None)
+            for k, col in enumerate((LOW_PRICE, PEAK_PRICE, DECLINE_HIGH, THRESHOLD)):
+                columns[col].append(row[5 + k])
+            columns[STATUS].append(
+                (RallyStatus.ENDED if row[3] >= 0 else RallyStatus.IN_PROGRESS).value
+            )
+            columns[AS_OF].append(int(stop) - 1)
+    ts = frame[TS]
+    data: dict[str, pl.Series] = {}
+    for col, values in columns.items():
+        if col in _INDEX_COLUMNS or col == AS_OF:
+            data[col] = ts.gather(pl.Series(values, dtype=pl.Int64)).alias(col)
+        else:
+            data[col] = pl.Series(col, values, dtype=RALLIES.columns[col])
+    return pl.DataFrame(data)
+
+
+_INDEX_COLUMNS = (LOW_TS, CONFIRM_TS, PEAK_TS, END_TS, DECLINE_HIGH_TS)
+_COLUMNS = (
+    ASSET,
+    RALLY_ID,
+    *_INDEX_COLUMNS,
+    LOW_PRICE,
+    PEAK_PRICE,
+    DECLINE_HIGH,
+    THRESHOLD,
+    STATUS,
+    AS_OF,
+)
