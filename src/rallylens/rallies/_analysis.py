@@ -15,7 +15,7 @@ from rallylens.features import to_daily
 from rallylens.rallies._anatomy import AnatomySpec, compute_anatomies
 from rallylens.rallies._detect import DetectSpec, detect_rallies
 from rallylens.rallies._regime import RegimeSpec
-from rallylens.rallies._signals import GROUPS, SOURCES, Signal
+from rallylens.rallies._signals import GROUPS, Signal
 from rallylens.rallies._verdict import (
     CONFIDENCE,
     DEFAULT_SPEC,
@@ -24,6 +24,7 @@ from rallylens.rallies._verdict import (
     VerdictSpec,
     explain_verdict,
     score_verdicts,
+    why_missing,
 )
 from rallylens.schemas import (
     AS_OF,
@@ -198,7 +199,7 @@ def analyze_rally(
     missing = dict(explanation.missing)
     for signal in Signal:
         if anatomy[signal.value] is None and signal.value not in missing:
-            missing[signal.value] = _why_unavailable(signal, missing_sources or {})
+            missing[signal.value] = why_missing(signal, missing_sources or {})
     return RallyAnalysis(
         asset=asset,
         as_of=bars[TS][-1] + _step(bars),
@@ -219,17 +220,6 @@ def analyze_rally(
         },
         missing=missing,
     )
-
-
-def _why_unavailable(signal: Signal, missing_sources: Mapping[str, str]) -> str:
-    groups = SOURCES.get(signal, ())
-    for group in groups:
-        if group in missing_sources:
-            return f"{group.replace('_', ' ')}: {missing_sources[group]}"
-    if groups:
-        names = " / ".join(g.replace("_", " ") for g in groups)
-        return f"no {names} data inside the rally's window"
-    return "not defined for this rally (e.g. no level above, or too few bars)"
 
 
 def _float(value: object) -> float | None:

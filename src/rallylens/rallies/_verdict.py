@@ -40,6 +40,7 @@ __all__ = [
     "explain_verdict",
     "score_column",
     "score_verdicts",
+    "why_missing",
 ]
 
 VERDICT = "verdict"
@@ -461,7 +462,7 @@ def explain_verdict(
         )
         if value is None:
             sig = ev.signals[0]
-            missing[sig.value] = _why_missing(sig, missing_sources)
+            missing[sig.value] = why_missing(sig, missing_sources)
             continue
         strength = float(ev.strength(np.array([value]))[0])
         if strength >= 0.5:
@@ -483,7 +484,8 @@ def _num(value: object) -> float | None:
     return None if np.isnan(out) else out
 
 
-def _why_missing(signal: Signal, missing_sources: Mapping[str, str]) -> str:
+def why_missing(signal: Signal, missing_sources: Mapping[str, str]) -> str:
+    """Why ``signal`` could not be computed, from the panel's missing groups."""
     groups = SOURCES.get(signal, ())
     for group in groups:
         if group in missing_sources:
