@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Literal, Protocol
@@ -28,12 +28,38 @@ OiUnit = Literal["base", "usd"]
 
 
 class Source(Protocol):
-    """A venue adapter returning canonical frames."""
+    """A live venue adapter returning canonical frames.
+
+    The network client (a ccxt exchange) is a constructor argument, so tests
+    pass one pointed at the local venue emulator.
+    """
+
+    venue: str
+    """Venue id written into every series key (``binance``, ``bybit``...)."""
+
+    def series(self, asset: str) -> list[SeriesKey]:
+        """The series this venue offers for ``asset`` by default."""
+        ...
+
+    def earliest(self, key: SeriesKey, now: datetime) -> datetime | None:
+        """Oldest time the venue serves for ``key`` (None: no known limit)."""
+        ...
 
     def fetch(
-        self, dataset: SeriesKind, symbol: str, start: datetime, end: datetime
-    ) -> pl.DataFrame:
-        """Rows of ``dataset`` for ``symbol`` with ``start <= ts < end``."""
+        self, key: SeriesKey, start: datetime, end: datetime
+    ) -> Iterator[pl.DataFrame]:
+        """Rows of ``key`` with ``start <= ts < end``, oldest first, in chunks.
+
+        Each chunk (a page or a few) is in the canonical schema of the key's
+        kind, so callers can store progress as it arrives.
+
+        Raises
+        ------
+        UnsupportedSymbolError
+            The venue does not list the market.
+        SourceError
+            The venue failed after retries (the message says what to do).
+        """
         ...
 
 
