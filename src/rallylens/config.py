@@ -9,6 +9,16 @@ The config file is ``$RALLYLENS_CONFIG`` or
     store = "~/data/rallylens.duckdb"     # the DuckDB file
     mappings = ["~/rallylens/mappings"]   # mapping files/folders used by import
 
+    [fetch]
+    venues = ["binance", "bybit", "okx", "deribit"]   # where fetch/analyze look
+    history_days = 1095                   # first fetch of an asset goes back this far
+    base_url = "http://127.0.0.1:8080"    # send every venue request here (a proxy
+                                          # or the test emulator); unset = real hosts
+    timeout_seconds = 15
+
+    [fetch.series]                        # replace a venue's default series
+    BTC = ["binance:BTC/USDT:ohlcv:1d", "binance:BTC/USDT:USDT:funding:settle"]
+
 ``RALLYLENS_STORE`` overrides ``store``; ``--store`` on the command line
 overrides both.
 """
@@ -24,7 +34,9 @@ from pathlib import Path
 from rallylens.exceptions import ConfigError
 
 __all__ = [
+    "DEFAULT_FETCH",
     "DEFAULT_STORE_NAME",
+    "FetchSettings",
     "Settings",
     "default_config_path",
     "default_store_path",
@@ -32,7 +44,9 @@ __all__ = [
 ]
 
 DEFAULT_STORE_NAME = "rallylens.duckdb"
-_KEYS = {"store", "mappings"}
+_KEYS = {"store", "mappings", "fetch"}
+_FETCH_KEYS = {"venues", "history_days", "base_url", "timeout_seconds", "series"}
+VENUES = ("binance", "bybit", "okx", "deribit")
 
 
 def default_store_path() -> Path:
@@ -53,6 +67,35 @@ def default_config_path() -> Path:
 
 
 @dataclass(frozen=True)
+class FetchSettings:
+    """What ``rallylens fetch`` and ``analyze`` download.
+
+    Attributes
+    ----------
+    venues : tuple[str, ...]
+        Venues asked, in order (``binance``, ``bybit``, ``okx``, ``deribit``).
+    history_days : int
+        How far back the first fetch of a series goes.
+    base_url : str or None
+        Send every venue request to this host instead of the venue's own.
+    timeout_seconds : float
+        Per-request timeout.
+    series : dict[str, tuple[str, ...]]
+        Per asset, the series to fetch as ``venue:market:kind:timeframe``
+        (replacing the venues' defaults for that asset).
+    """
+
+    venues: tuple[str, ...] = VENUES
+    history_days: int = 1095
+    base_url: str | None = None
+    timeout_seconds: float = 15.0
+    series: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+
+DEFAULT_FETCH = FetchSettings()
+
+
+@dataclass(frozen=True)
 class Settings:
     """Resolved settings.
 
@@ -62,10 +105,13 @@ class Settings:
         The DuckDB store file.
     mappings : tuple[Path, ...]
         Mapping files or folders applied by ``rallylens import``.
+    fetch : FetchSettings
+        What ``fetch`` and ``analyze`` download.
     """
 
     store_path: Path = field(default_factory=default_store_path)
     mappings: tuple[Path, ...] = ()
+    fetch: FetchSettings = DEFAULT_FETCH
 
 
 def load_settings(
@@ -89,7 +135,55 @@ def load_settings(
         raise ConfigError(
             f"{path}: 'mappings' must be a list of paths, got {mappings!r}"
         )
-    return Settings(store_path, tuple(Path(str(m)).expanduser() for m in mappings))
+    return Settings(
+        store_path,
+        tuple(Path(str(m)).expanduser() for m in mappings),
+        _fetch_settings(path, document.get("fetch", {})),
+    )
+
+
+def _fetch_settings(path: Path, table: object) -> FetchSettings:
+    if not isinstance(table, Mapping):
+        raise ConfigError(f"{path}: [fetch] must be a table, got {table!r}")
+    unknown = set(table) - _FETCH_KEYS
+    if unknown:
+        raise ConfigError(
+            f"config file {path}: unknown keys in [fetch] {sorted(unknown)}; "
+            f"known: {sorted(_FETCH_KEYS)}"
+        )
+    venues = table.get("venues", list(VENUES))
+    if not isinstance(venues, list) or not set(venues) <= set(VENUES):
+        raise ConfigError(
+            f"{path}: fetch.venues must be a list drawn from {list(VENUES)}, "
+            f"got {venues!r}"
+        )
+    days = table.get("history_days", DEFAULT_FETCH.history_days)
+    timeout = table.get("timeout_seconds", DEFAULT_FETCH.timeout_seconds)
+    if not isinstance(days, int) or days <= 0:
+        raise ConfigError(f"{path}: fetch.history_days must be a positive integer")
+    if not isinstance(timeout, int | float) or timeout <= 0:
+        raise ConfigError(f"{path}: fetch.timeout_seconds must be a positive number")
+    base_url = table.get("base_url")
+    if base_url is not None and not str(base_url).startswith(("http://", "https://")):
+        raise ConfigError(
+            f"{path}: fetch.base_url must be an http(s) URL: {base_url!r}"
+        )
+    series = table.get("series", {})
+    if not isinstance(series, Mapping) or not all(
+        isinstance(v, list) and all(str(x).count(":") >= 3 for x in v)
+        for v in series.values()
+    ):
+        raise ConfigError(
+            f"{path}: fetch.series maps an asset to a list of "
+            "'venue:market:kind:timeframe' strings"
+        )
+    return FetchSettings(
+        tuple(venues),
+        days,
+        str(base_url) if base_url else None,
+        float(timeout),
+        {str(k).upper(): tuple(str(x) for x in v) for k, v in series.items()},
+    )
 
 
 def _read_config(path: Path) -> Mapping[str, object]:

@@ -2,7 +2,8 @@
 
 from rallylens.store._db import Store
 from rallylens.store.panel import Panel, load_panel
-from rallylens.store.read import list_series, read_series, series_info
+from rallylens.store.read import last_timestamp, list_series, read_series, series_info
+from rallylens.store.sync import SyncResult, sync_series, sync_sources
 from rallylens.store.write import (
     ImportRecord,
     SeriesWrite,
@@ -16,11 +17,15 @@ __all__ = [
     "Panel",
     "SeriesWrite",
     "Store",
+    "SyncResult",
     "WriteReport",
     "find_import",
+    "last_timestamp",
     "list_series",
     "load_panel",
     "read_series",
     "series_info",
+    "sync_series",
+    "sync_sources",
     "write_series",
 ]

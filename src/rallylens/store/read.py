@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 
 import polars as pl
 
@@ -18,7 +18,7 @@ from rallylens.schemas import (
 )
 from rallylens.store._db import Store
 
-__all__ = ["list_series", "read_series", "series_info"]
+__all__ = ["last_timestamp", "list_series", "read_series", "series_info"]
 
 _INFO_COLUMNS = {
     "series": pl.String(),
@@ -55,6 +55,20 @@ def list_series(store: Store, *, asset: str | None = None) -> pl.DataFrame:
         sql += " WHERE asset = ?"
         params.append(asset.upper())
     return store.query(sql + " ORDER BY asset, kind, venue, market, timeframe", params)
+
+
+def last_timestamp(store: Store, key: SeriesKey) -> datetime | None:
+    """The newest ``ts`` stored for ``key`` (None: no such series or no rows)."""
+    row = store.one(
+        f"SELECT max(t.ts) FROM {key.schema.name} t JOIN series s USING (series_id) "
+        "WHERE s.venue = ? AND s.market = ? AND s.kind = ? AND s.timeframe = ?",
+        [key.venue, key.market, key.kind.value, key.timeframe],
+    )
+    if row is None or row[0] is None:
+        return None
+    value = row[0]
+    assert isinstance(value, datetime)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def read_series(

@@ -1,0 +1,178 @@
+"""Incremental download of live series into the store.
+
+For each series the store's newest timestamp decides where the fetch starts,
+so only the missing range is asked for; each chunk a venue adapter yields is
+written in its own transaction, so an interrupted fetch keeps what arrived and
+the next run resumes after it (idempotent upserts make any overlap harmless).
+A series that fails is reported and the others proceed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Literal
+
+import polars as pl
+
+from rallylens.exceptions import RallylensError
+from rallylens.schemas import TS, SeriesFrame, SeriesKey, timeframe_duration
+from rallylens.sources import Source
+from rallylens.store._db import Store
+from rallylens.store.read import last_timestamp
+from rallylens.store.write import ImportRecord, write_series
+
+__all__ = ["SyncResult", "sync_series", "sync_sources"]
+
+log = logging.getLogger(__name__)
+SyncStatus = Literal["updated", "up_to_date", "failed"]
+_TICK = timedelta(microseconds=1)
+
+
+@dataclass(frozen=True)
+class SyncResult:
+    """What one series' fetch did.
+
+    Attributes
+    ----------
+    key : SeriesKey
+        The series.
+    status : {"updated", "up_to_date", "failed"}
+        ``failed`` keeps whatever chunks arrived before the failure.
+    fetched, inserted : int
+        Rows received and rows new to the store.
+    start, end : datetime or None
+        The range asked for.
+    note : str
+        A limit the venue imposes (e.g. history kept), or the error.
+    """
+
+    key: SeriesKey
+    status: SyncStatus
+    fetched: int = 0
+    inserted: int = 0
+    start: datetime | None = None
+    end: datetime | None = None
+    note: str = ""
+
+
+def _start(store: Store, key: SeriesKey, since: datetime) -> datetime:
+    last = last_timestamp(store, key)
+    if last is None:
+        return since
+    step = timeframe_duration(key.timeframe)
+    return max(since, last + (step if step is not None else _TICK))
+
+
+def sync_series(
+    store: Store,
+    source: Source,
+    key: SeriesKey,
+    *,
+    since: datetime,
+    now: datetime,
+    on_rows: Callable[[int], None] | None = None,
+) -> SyncResult:
+    """Fetch what the store lacks of ``key`` from ``since`` up to ``now``.
+
+    Parameters
+    ----------
+    store : Store
+        A writable store.
+    source : Source
+        The venue adapter serving ``key``.
+    key : SeriesKey
+        The series.
+    since : datetime
+        Oldest time wanted (used when the store has nothing newer).
+    now : datetime
+        End of the range (exclusive); adapters return closed bars only.
+    on_rows : callable, optional
+        Called with the number of rows of each chunk (progress).
+
+    Returns
+    -------
+    SyncResult
+        Never raises for venue or data errors: they come back as ``failed``.
+    """
+    start = _start(store, key, since)
+    note = ""
+    earliest = source.earliest(key, now)
+    if earliest is not None and start < earliest:
+        note = (
+            f"{key.venue} keeps {key.kind.value.replace('_', ' ')} history only "
+            f"from {earliest:%Y-%m-%d %H:%M}; older data comes from the bulk "
+            "archive ('rallylens fetch --archive') or from files ('rallylens import')"
+        )
+        start = earliest
+    if start >= now:
+        return SyncResult(key, "up_to_date", start=start, end=now, note=note)
+    fetched = inserted = 0
+    try:
+        for chunk in source.fetch(key, start, now):
+            if chunk.is_empty():
+                continue
+            report = write_series(
+                store, [SeriesFrame(key, chunk)], record=_record(key, chunk, now)
+            )
+            fetched += chunk.height
+            inserted += report.inserted
+            if on_rows is not None:
+                on_rows(chunk.height)
+    except RallylensError as exc:
+        return SyncResult(key, "failed", fetched, inserted, start, now, str(exc))
+    except Exception as exc:  # a venue or library failure must not stop the others
+        log.debug("fetch of %s failed", key, exc_info=True)
+        return SyncResult(
+            key, "failed", fetched, inserted, start, now, f"{type(exc).__name__}: {exc}"
+        )
+    status: SyncStatus = "updated" if inserted else "up_to_date"
+    return SyncResult(key, status, fetched, inserted, start, now, note)
+
+
+def _record(key: SeriesKey, chunk: pl.DataFrame, now: datetime) -> ImportRecord:
+    first, last = str(chunk[TS].min()), str(chunk[TS].max())
+    digest = hashlib.sha256(f"{key}|{first}|{last}|{chunk.height}".encode()).hexdigest()
+    return ImportRecord(
+        path=f"{key.venue} API ({key.market} {key.kind.value} {key.timeframe})",
+        sha256=digest,
+        size_bytes=0,
+        preset=f"live-{key.venue}",
+        options={"fetched_at": now.isoformat(), "first": first, "last": last},
+    )
+
+
+def sync_sources(
+    store: Store,
+    plan: Sequence[tuple[Source, SeriesKey]],
+    *,
+    since: datetime,
+    now: datetime,
+    on_start: Callable[[SeriesKey], None] | None = None,
+    on_rows: Callable[[SeriesKey, int], None] | None = None,
+    on_done: Callable[[SyncResult], None] | None = None,
+) -> list[SyncResult]:
+    """Run :func:`sync_series` for every (source, key) pair, one after another.
+
+    Returns
+    -------
+    list[SyncResult]
+        One per pair, in order; failures do not stop the rest.
+    """
+    results = []
+    for source, key in plan:
+        if on_start is not None:
+            on_start(key)
+
+        def rows(n: int, key: SeriesKey = key) -> None:
+            if on_rows is not None:
+                on_rows(key, n)
+
+        result = sync_series(store, source, key, since=since, now=now, on_rows=rows)
+        results.append(result)
+        if on_done is not None:
+            on_done(result)
+    return results
