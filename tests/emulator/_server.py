@@ -19,7 +19,15 @@ from typing import Any, Literal
 
 from aiohttp import WSMsgType, web
 
-__all__ = ["Emulator", "Fault", "FaultKind", "Handler", "Reply", "RequestLog", "WsHandler"]
+__all__ = [
+    "Emulator",
+    "Fault",
+    "FaultKind",
+    "Handler",
+    "Reply",
+    "RequestLog",
+    "WsHandler",
+]
 
 FaultKind = Literal[
     "429",  # rate limited, with Retry-After
@@ -79,7 +87,9 @@ class Reply:
 
 Handler = Callable[[dict[str, str], str | None], Reply]
 """``handler(query, fault)`` where ``fault`` is "overlap"/"skip"/None."""
-WsHandler = Callable[[web.WebSocketResponse, dict[str, str], "Emulator"], Awaitable[None]]
+WsHandler = Callable[
+    [web.WebSocketResponse, dict[str, str], "Emulator"], Awaitable[None]
+]
 
 
 class Emulator:
@@ -111,7 +121,9 @@ class Emulator:
         with self._lock:
             self._faults.extend(faults)
 
-    def take_fault(self, url: str, kinds: tuple[str, ...] | None = None) -> Fault | None:
+    def take_fault(
+        self, url: str, kinds: tuple[str, ...] | None = None
+    ) -> Fault | None:
         """The first pending fault matching ``url`` (and ``kinds``), consumed once."""
         with self._lock:
             for fault in self._faults:
@@ -152,16 +164,27 @@ class Emulator:
         kind = fault.kind if fault is not None else None
         if kind in ("429", "418", "451", "500", "502", "503"):
             assert fault is not None
-            headers = {"Retry-After": f"{fault.retry_after:g}"} if kind in ("429", "418") else {}
+            headers = (
+                {"Retry-After": f"{fault.retry_after:g}"}
+                if kind in ("429", "418")
+                else {}
+            )
             self._record(host, path, query, int(kind), kind)
-            return web.json_response(
-                {"code": -1003, "msg": f"emulated {kind}"}, status=int(kind), headers=headers
+            # a CDN/gateway-style text body: venue JSON error codes would override
+            # the HTTP status in ccxt's error mapping
+            return web.Response(
+                text=f"emulated HTTP {kind}",
+                status=int(kind),
+                headers=headers,
+                content_type="text/plain",
             )
         reply = handler(query, kind if kind in ("overlap", "skip") else None)
         self._record(host, path, query, reply.status, kind)
         if reply.text is not None:
             return web.Response(
-                text=reply.text, status=reply.status, headers=reply.headers,
+                text=reply.text,
+                status=reply.status,
+                headers=reply.headers,
                 content_type="text/plain",
             )
         body = json.dumps(reply.body)
@@ -171,11 +194,14 @@ class Emulator:
             )
         if kind == "invalid":
             return web.Response(
-                text="<html><body>502 Bad Gateway</body></html>", status=200,
+                text="<html><body>502 Bad Gateway</body></html>",
+                status=200,
                 content_type="text/html",
             )
         return web.Response(
-            text=body, status=reply.status, headers=reply.headers,
+            text=body,
+            status=reply.status,
+            headers=reply.headers,
             content_type="application/json",
         )
 
@@ -193,7 +219,12 @@ class Emulator:
         return ws
 
     def _record(
-        self, host: str, path: str, query: dict[str, str], status: int, fault: str | None
+        self,
+        host: str,
+        path: str,
+        query: dict[str, str],
+        status: int,
+        fault: str | None,
     ) -> None:
         with self._lock:
             self.log.append(RequestLog(host, path, query, status, fault))
@@ -219,7 +250,9 @@ class Emulator:
         loop.close()
 
     def __enter__(self) -> Emulator:
-        self._thread = threading.Thread(target=self._serve, name="emulator", daemon=True)
+        self._thread = threading.Thread(
+            target=self._serve, name="emulator", daemon=True
+        )
         self._thread.start()
         if not self._ready.wait(10):
             raise RuntimeError("emulator did not start")

@@ -23,6 +23,7 @@ from rallylens.exceptions import (
 __all__ = [
     "MalformedPayloadError",
     "RetryPolicy",
+    "VenueUnreachableError",
     "call_with_retries",
     "make_exchange",
     "paginate_by_time",
@@ -42,6 +43,10 @@ _MARKET_TYPES: dict[str, list[str]] = {
 
 class MalformedPayloadError(SourceError):
     """A venue answered with a payload that does not have the expected shape."""
+
+
+class VenueUnreachableError(SourceError):
+    """No connection to the venue at all (offline, DNS failure, refused)."""
 
 
 def rewrite_urls(urls: MutableMapping[str, Any], base_url: str) -> None:
@@ -207,6 +212,12 @@ def call_with_retries(
                 ) from exc
             last, delay = exc, policy.delay(attempt)
         except (ccxt.NetworkError, MalformedPayloadError) as exc:
+            if type(exc) is ccxt.NetworkError and attempt >= 1:
+                raise VenueUnreachableError(
+                    f"{what}: cannot connect to {exchange.id} ({exc}); check the "
+                    "network or proxy (fetch.base_url), or work offline from "
+                    "imported files"
+                ) from exc
             last, delay = exc, policy.delay(attempt)
         except ccxt.AuthenticationError as exc:
             raise SourceError(

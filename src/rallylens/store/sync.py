@@ -21,6 +21,7 @@ import polars as pl
 from rallylens.exceptions import RallylensError
 from rallylens.schemas import TS, SeriesFrame, SeriesKey, timeframe_duration
 from rallylens.sources import Source
+from rallylens.sources._ccxt import VenueUnreachableError
 from rallylens.store._db import Store
 from rallylens.store.read import last_timestamp
 from rallylens.store.write import ImportRecord, write_series
@@ -48,6 +49,8 @@ class SyncResult:
         The range asked for.
     note : str
         A limit the venue imposes (e.g. history kept), or the error.
+    unreachable : bool
+        The venue could not be connected to at all.
     """
 
     key: SeriesKey
@@ -57,6 +60,7 @@ class SyncResult:
     start: datetime | None = None
     end: datetime | None = None
     note: str = ""
+    unreachable: bool = False
 
 
 def _start(store: Store, key: SeriesKey, since: datetime) -> datetime:
@@ -123,7 +127,16 @@ def sync_series(
             if on_rows is not None:
                 on_rows(chunk.height)
     except RallylensError as exc:
-        return SyncResult(key, "failed", fetched, inserted, start, now, str(exc))
+        return SyncResult(
+            key,
+            "failed",
+            fetched,
+            inserted,
+            start,
+            now,
+            str(exc),
+            unreachable=isinstance(exc, VenueUnreachableError),
+        )
     except Exception as exc:  # a venue or library failure must not stop the others
         log.debug("fetch of %s failed", key, exc_info=True)
         return SyncResult(
@@ -163,15 +176,24 @@ def sync_sources(
         One per pair, in order; failures do not stop the rest.
     """
     results = []
+    unreachable: dict[str, str] = {}
     for source, key in plan:
         if on_start is not None:
             on_start(key)
+        if source.venue in unreachable:  # do not wait on a dead host again
+            result = SyncResult(key, "failed", note=unreachable[source.venue])
+            results.append(result)
+            if on_done is not None:
+                on_done(result)
+            continue
 
         def rows(n: int, key: SeriesKey = key) -> None:
             if on_rows is not None:
                 on_rows(key, n)
 
         result = sync_series(store, source, key, since=since, now=now, on_rows=rows)
+        if result.status == "failed" and result.unreachable:
+            unreachable[source.venue] = f"skipped: {source.venue} unreachable"
         results.append(result)
         if on_done is not None:
             on_done(result)
