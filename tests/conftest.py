@@ -55,3 +55,29 @@ def real_store_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
         )
     assert not summary.failed, [f.error for f in summary.failed]
     return path
+
+
+_LOOPBACK = ("127.0.0.1", "::1", "localhost")
+
+
+@pytest.fixture(autouse=True)
+def _no_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fail any test that tries to reach a host other than this machine."""
+    import socket
+
+    real_connect = socket.socket.connect
+    real_getaddrinfo = socket.getaddrinfo
+
+    def connect(self: socket.socket, address: object) -> None:
+        host = address[0] if isinstance(address, tuple) else address
+        if isinstance(host, str) and host not in _LOOPBACK:
+            raise OSError(f"test tried to reach {address!r}: tests stay on 127.0.0.1")
+        real_connect(self, address)  # type: ignore[arg-type]
+
+    def getaddrinfo(host: object, *args: object, **kwargs: object) -> object:
+        if isinstance(host, str) and host not in _LOOPBACK:
+            raise OSError(f"test tried to resolve {host!r}: tests stay on 127.0.0.1")
+        return real_getaddrinfo(host, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(socket.socket, "connect", connect)
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)

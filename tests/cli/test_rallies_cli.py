@@ -130,13 +130,13 @@ def test_analyze_table_output(real_store_path: Path) -> None:
 
 
 def test_analyze_without_store_is_one_clear_error(tmp_path: Path) -> None:
-    result = run(tmp_path / "none.duckdb", "analyze", "BTC")
+    result = run(tmp_path / "none.duckdb", "analyze", "BTC", "--offline")
     assert result.exit_code == 1
     assert "no store at" in result.output and "rallylens import" in result.output
 
 
 def test_analyze_unknown_asset(real_store_path: Path) -> None:
-    result = run(real_store_path, "analyze", "NOPE")
+    result = run(real_store_path, "analyze", "NOPE", "--offline")
     assert result.exit_code == 1
     assert "NOPE" in result.output
 

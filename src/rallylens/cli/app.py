@@ -284,6 +284,85 @@ def store_info(obj: _Context, asset: str | None, long_: bool, as_json: bool) -> 
         )
 
 
+# --- fetch -------------------------------------------------------------------------
+@cli.command("fetch")
+@click.argument("asset")
+@click.option(
+    "--since",
+    help="Oldest date wanted (default: fetch.history_days before now; "
+    "later runs only fetch what is new).",
+)
+@click.option(
+    "--venue",
+    "venues",
+    multiple=True,
+    type=click.Choice(["binance", "bybit", "okx", "deribit"]),
+    help="Only these venues (repeat the option); default: fetch.venues.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.pass_obj
+@_handle_errors
+def fetch_cmd(
+    obj: _Context, asset: str, since: str | None, venues: tuple[str, ...], as_json: bool
+) -> None:
+    """Download what the store lacks of ASSET's default series from public APIs.
+
+    No API keys are needed. Each series resumes after its newest stored row; a
+    series that cannot be fetched (unknown symbol, geo-block, venue down) is
+    reported and the others proceed.
+    """
+    results, errors = _fetch(obj, asset, since, venues, quiet=as_json)
+    if as_json:
+        print_json(
+            {
+                "series": [_result_dict(r) for r in results],
+                "venue_errors": errors,
+            }
+        )
+    else:
+        from rallylens.cli._fetch import results_table
+
+        console.print(results_table(results, errors))
+    if (results and all(r.status == "failed" for r in results)) or (
+        not results and errors
+    ):
+        sys.exit(1)
+
+
+def _fetch(
+    obj: _Context,
+    asset: str,
+    since: str | None,
+    venues: tuple[str, ...] = (),
+    *,
+    quiet: bool,
+) -> tuple[list[Any], dict[str, str]]:
+    from rallylens.cli._fetch import default_since, fetch_plan, progress_bar, run_fetch
+    from rallylens.store import Store
+
+    settings = obj.settings.fetch
+    now = datetime.now(UTC)
+    start = _parse_time(since) or default_since(settings, now)
+    plan, errors = fetch_plan(settings, asset, venues)
+    with Store(obj.settings.store_path) as store:
+        progress = progress_bar(not quiet, err_console)
+        with progress:
+            results = run_fetch(store, plan, since=start, now=now, progress=progress)
+    return results, errors
+
+
+def _result_dict(result: Any) -> dict[str, Any]:
+    return {
+        "series": str(result.key),
+        "status": result.status,
+        "fetched": result.fetched,
+        "inserted": result.inserted,
+        "start": result.start,
+        "end": result.end,
+        "note": result.note,
+    }
+
+
 # --- rallies and analysis ------------------------------------------------------
 _TIMEFRAME = click.option(
     "--timeframe",
@@ -368,21 +447,43 @@ def rallies_cmd(
 @click.argument("asset")
 @_AT
 @_TIMEFRAME
+@click.option(
+    "--offline",
+    is_flag=True,
+    help="Do not fetch; analyse what the store holds (implied by --at).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.pass_obj
 @_handle_errors
 def analyze_cmd(
-    obj: _Context, asset: str, at: str | None, timeframe: str, as_json: bool
+    obj: _Context,
+    asset: str,
+    at: str | None,
+    timeframe: str,
+    offline: bool,
+    as_json: bool,
 ) -> None:
     """Is this rally real? Anatomy, verdict, reasons and levels of ASSET's rally.
 
-    Judges the rally in progress at --at (default: the latest data in the
-    store), or the latest rally if none is in progress.
+    Judges the rally in progress at --at (default: now), or the latest rally if
+    none is in progress. Without --at (and --offline) it first fetches what the
+    store lacks from public exchange APIs; if that fails it says so and
+    analyses what the store holds.
     """
     from rallylens.cli._rally_view import analysis_view
     from rallylens.rallies import analyze_rally
 
     as_of = _parse_as_of(at)
+    if as_of is None and not offline:
+        results, errors = _fetch(obj, asset, None, quiet=as_json)
+        failed = [r for r in results if r.status == "failed"]
+        new = sum(r.inserted for r in results)
+        err_console.print(
+            f"fetched {new:,} new rows for {len(results) - len(failed)} series"
+            + (f"; {len(failed)} failed" if failed else "")
+            + (f"; venues unavailable: {', '.join(errors)}" if errors else "")
+            + (" (see 'rallylens fetch' for details)" if failed or errors else "")
+        )
     bars, missing = _load_bars(obj, asset, timeframe, as_of)
     result = analyze_rally(bars, as_of=as_of, missing_sources=missing)
     if as_json:
