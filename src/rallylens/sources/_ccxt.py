@@ -204,6 +204,22 @@ def call_with_retries(
                 policy.delay(attempt) if wait is None else min(wait, policy.max_delay_s)
             )
         except ccxt.ExchangeNotAvailable as exc:
+            if " 429 " in str(exc) or " 418 " in str(exc):  # some venues map it so
+                last = exc
+                wait = _retry_after(exchange)
+                delay = (
+                    policy.delay(attempt)
+                    if wait is None
+                    else min(wait, policy.max_delay_s)
+                )
+                if attempt + 1 < policy.attempts:
+                    policy.sleep(delay)
+                    continue
+                raise RateLimitError(
+                    f"{what}: {exchange.id} kept rate-limiting after "
+                    f"{policy.attempts} attempts; wait a few minutes and run the "
+                    "fetch again (it resumes)"
+                ) from exc
             if " 451 " in str(exc) or " 403 " in str(exc):
                 raise SourceError(
                     f"{what}: {exchange.id} refuses requests from this location "
