@@ -155,6 +155,16 @@ def _retry_after(exchange: Any) -> float | None:
     return None
 
 
+def _geo_blocked(message: str) -> bool:
+    """451 always; 403 only when the body says so (a bare 403 is often a rate ban)."""
+    if " 451 " in message:
+        return True
+    lowered = message.lower()
+    return " 403 " in message and any(
+        word in lowered for word in ("country", "region", "location", "restricted")
+    )
+
+
 def call_with_retries(
     exchange: Any,
     func: Callable[..., T],
@@ -220,7 +230,7 @@ def call_with_retries(
                     f"{policy.attempts} attempts; wait a few minutes and run the "
                     "fetch again (it resumes)"
                 ) from exc
-            if " 451 " in str(exc) or " 403 " in str(exc):
+            if _geo_blocked(str(exc)):
                 raise SourceError(
                     f"{what}: {exchange.id} refuses requests from this location "
                     f"(HTTP {451 if ' 451 ' in str(exc) else 403}); use another venue "

@@ -104,18 +104,19 @@ def sync_series(
     """
     start = _start(store, key, since)
     note = ""
-    earliest = source.earliest(key, now)
-    if earliest is not None and start < earliest:
-        note = (
-            f"{key.venue} keeps {key.kind.value.replace('_', ' ')} history only "
-            f"from {earliest:%Y-%m-%d %H:%M}; older data comes from the bulk "
-            "archive ('rallylens fetch --archive') or from files ('rallylens import')"
-        )
-        start = earliest
-    if start >= now:
-        return SyncResult(key, "up_to_date", start=start, end=now, note=note)
     fetched = inserted = 0
     try:
+        earliest = source.earliest(key, now)
+        if earliest is not None and start < earliest:
+            note = (
+                f"{key.venue} keeps {key.kind.value.replace('_', ' ')} history only "
+                f"from {earliest:%Y-%m-%d %H:%M}; older data comes from the bulk "
+                "archive ('rallylens fetch --archive') or from files "
+                "('rallylens import')"
+            )
+            start = earliest
+        if start >= now:
+            return SyncResult(key, "up_to_date", start=start, end=now, note=note)
         for chunk in source.fetch(key, start, now):
             if chunk.is_empty():
                 continue
