@@ -15,6 +15,8 @@ The config file is ``$RALLYLENS_CONFIG`` or
     base_url = "http://127.0.0.1:8080"    # send every venue request here (a proxy
                                           # or the test emulator); unset = real hosts
     timeout_seconds = 15
+    archive_url = "https://data.binance.vision"   # fetch --archive
+    archive_dir = "~/.cache/rallylens/binance-archive"
 
     [fetch.series]                        # replace a venue's default series
     BTC = ["binance:BTC/USDT:ohlcv:1d", "binance:BTC/USDT:USDT:funding:settle"]
@@ -45,7 +47,16 @@ __all__ = [
 
 DEFAULT_STORE_NAME = "rallylens.duckdb"
 _KEYS = {"store", "mappings", "fetch"}
-_FETCH_KEYS = {"venues", "history_days", "base_url", "timeout_seconds", "series"}
+_FETCH_KEYS = {
+    "venues",
+    "history_days",
+    "base_url",
+    "timeout_seconds",
+    "series",
+    "archive_url",
+    "archive_dir",
+}
+ARCHIVE_URL = "https://data.binance.vision"
 VENUES = ("binance", "bybit", "okx", "deribit")
 
 
@@ -83,6 +94,10 @@ class FetchSettings:
     series : dict[str, tuple[str, ...]]
         Per asset, the series to fetch as ``venue:market:kind:timeframe``
         (replacing the venues' defaults for that asset).
+    archive_url : str
+        Base URL of Binance's public bulk archive (``fetch --archive``).
+    archive_dir : Path
+        Where archive files are kept (verified files are not downloaded again).
     """
 
     venues: tuple[str, ...] = VENUES
@@ -90,6 +105,15 @@ class FetchSettings:
     base_url: str | None = None
     timeout_seconds: float = 15.0
     series: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    archive_url: str = ARCHIVE_URL
+    archive_dir: Path = field(default_factory=lambda: default_archive_dir())
+
+
+def default_archive_dir() -> Path:
+    """The user's cache directory for archive files."""
+    from platformdirs import user_cache_dir
+
+    return Path(user_cache_dir("rallylens", appauthor=False)) / "binance-archive"
 
 
 DEFAULT_FETCH = FetchSettings()
@@ -177,12 +201,20 @@ def _fetch_settings(path: Path, table: object) -> FetchSettings:
             f"{path}: fetch.series maps an asset to a list of "
             "'venue:market:kind:timeframe' strings"
         )
+    archive_url = str(table.get("archive_url", ARCHIVE_URL))
+    if not archive_url.startswith(("http://", "https://")):
+        raise ConfigError(
+            f"{path}: fetch.archive_url must be an http(s) URL, got {archive_url!r}"
+        )
+    archive_dir = table.get("archive_dir")
     return FetchSettings(
         tuple(venues),
         days,
         str(base_url) if base_url else None,
         float(timeout),
         {str(k).upper(): tuple(str(x) for x in v) for k, v in series.items()},
+        archive_url,
+        Path(str(archive_dir)).expanduser() if archive_dir else default_archive_dir(),
     )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
 from rich.progress import (
     Progress,
@@ -128,3 +129,82 @@ def results_table(
     for venue, why in (venue_errors or {}).items():
         table.add_row(venue, "[red]failed[/]", "-", "-", "-", why)
     return table
+
+
+ARCHIVE_SETS: tuple[tuple[str, str, str | None], ...] = (
+    ("spot", "klines", "1d"),
+    ("um", "klines", "1d"),
+    ("um", "fundingRate", None),
+    ("um", "metrics", None),
+)
+"""What ``fetch --archive`` downloads: daily candles, funding, 5-minute OI."""
+
+
+def archive_plan(asset: str, *, since: datetime, now: datetime) -> list[Any]:
+    """Archive files for ``asset``'s USDT markets from ``since`` to ``now``."""
+    from rallylens.sources.binance_archive import plan_archive
+
+    files: list[Any] = []
+    for market_type, data, interval in ARCHIVE_SETS:
+        files += plan_archive(
+            market_type,  # type: ignore[arg-type]
+            f"{asset.upper()}USDT",
+            data,  # type: ignore[arg-type]
+            interval,
+            start=since,
+            end=now,
+            today=now.date(),
+        )
+    return files
+
+
+def run_archive(
+    store: Store,
+    settings: FetchSettings,
+    asset: str,
+    *,
+    since: datetime,
+    now: datetime,
+    console: object,
+    quiet: bool,
+) -> dict[str, Any]:
+    """Download, verify and import the archive files; a summary for display."""
+    from rich.progress import BarColumn, MofNCompleteColumn
+
+    from rallylens.sources import find_files
+    from rallylens.sources.binance_archive import download_archive
+    from rallylens.store.ingest import import_files
+
+    plan = archive_plan(asset, since=since, now=now)
+    progress = Progress(
+        TextColumn("[bold]{task.description:<30}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,  # type: ignore[arg-type]
+        disable=quiet,
+        transient=True,
+    )
+    with progress:
+        task = progress.add_task("archive files", total=len(plan))
+        result = download_archive(
+            plan,
+            settings.archive_dir,
+            base_url=settings.archive_url,
+            on_progress=lambda outcome: progress.advance(task),
+        )
+        paths = find_files(result.paths)
+        task = progress.add_task("importing", total=len(paths))
+        summary = import_files(
+            store, paths, on_file=lambda outcome: progress.advance(task)
+        )
+    return {
+        "planned": len(plan),
+        "downloaded": len(result.downloaded),
+        "already_present": len(result.present),
+        "not_published": len(result.not_published),
+        "failed": [f"{o.file.name}: {o.reason}" for o in result.failed],
+        "imported_files": sum(f.status == "imported" for f in summary.files),
+        "new_rows": summary.inserted,
+        "import_errors": [f"{f.path.name}: {f.error}" for f in summary.failed],
+    }

@@ -299,11 +299,22 @@ def store_info(obj: _Context, asset: str | None, long_: bool, as_json: bool) -> 
     type=click.Choice(["binance", "bybit", "okx", "deribit"]),
     help="Only these venues (repeat the option); default: fetch.venues.",
 )
+@click.option(
+    "--archive",
+    is_flag=True,
+    help="Also download Binance's public bulk archive (years of daily candles, "
+    "funding and 5-minute open interest) and import it.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.pass_obj
 @_handle_errors
 def fetch_cmd(
-    obj: _Context, asset: str, since: str | None, venues: tuple[str, ...], as_json: bool
+    obj: _Context,
+    asset: str,
+    since: str | None,
+    venues: tuple[str, ...],
+    archive: bool,
+    as_json: bool,
 ) -> None:
     """Download what the store lacks of ASSET's default series from public APIs.
 
@@ -311,10 +322,12 @@ def fetch_cmd(
     series that cannot be fetched (unknown symbol, geo-block, venue down) is
     reported and the others proceed.
     """
+    archived = _archive(obj, asset, since, quiet=as_json) if archive else None
     results, errors = _fetch(obj, asset, since, venues, quiet=as_json)
     if as_json:
         print_json(
             {
+                "archive": archived,
                 "series": [_result_dict(r) for r in results],
                 "venue_errors": errors,
             }
@@ -322,6 +335,16 @@ def fetch_cmd(
     else:
         from rallylens.cli._fetch import results_table
 
+        if archived is not None:
+            console.print(
+                "archive: {planned} files planned, {downloaded} downloaded, "
+                "{already_present} already here, {not_published} not published; "
+                "{imported_files} imported with {new_rows:,} new rows".format(
+                    **archived
+                )
+            )
+            for line in archived["failed"] + archived["import_errors"]:
+                err_console.print(f"[red]archive[/]: {line}")
         console.print(results_table(results, errors))
     if (results and all(r.status == "failed" for r in results)) or (
         not results and errors
@@ -349,6 +372,27 @@ def _fetch(
         with progress:
             results = run_fetch(store, plan, since=start, now=now, progress=progress)
     return results, errors
+
+
+def _archive(
+    obj: _Context, asset: str, since: str | None, *, quiet: bool
+) -> dict[str, Any]:
+    from rallylens.cli._fetch import default_since, run_archive
+    from rallylens.store import Store
+
+    settings = obj.settings.fetch
+    now = datetime.now(UTC)
+    start = _parse_time(since) or default_since(settings, now)
+    with Store(obj.settings.store_path) as store:
+        return run_archive(
+            store,
+            settings,
+            asset,
+            since=start,
+            now=now,
+            console=err_console,
+            quiet=quiet,
+        )
 
 
 def _result_dict(result: Any) -> dict[str, Any]:
