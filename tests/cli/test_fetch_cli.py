@@ -147,3 +147,46 @@ def test_analyze_offline_network_falls_back_to_the_store(
     assert result.exit_code == 0, result.output
     assert "failed" in result.stderr
     assert "verdict:" in result.stdout
+
+
+def test_fetch_archive_downloads_verifies_and_imports(tmp_path: Path) -> None:
+    from tests.emulator.archive import (
+        ArchiveEmulator,
+        archive_base_url,
+        install_archive,
+        kline_archive,
+        period_labels,
+    )
+
+    now = datetime.now(UTC)
+    first = (now.date().replace(day=1) - timedelta(days=70)).replace(day=1)
+    this_month = now.date().replace(day=1)
+    months = period_labels(first, this_month - timedelta(days=1), monthly=True)
+    days = [d for d in period_labels(this_month, now.date(), monthly=False)][:-1]
+    spot = kline_archive("spot", "BTCUSDT", "1d", months=months, days=days, seed=9)
+    with ArchiveEmulator() as emu:
+        install_archive(emu, spot.files)
+        install_binance(emu, now=now.replace(minute=0, second=0, microsecond=0), seed=3)
+        config = tmp_path / "config.toml"
+        config.write_text(
+            f'[fetch]\nbase_url = "{emu.base_url}"\n'
+            f'archive_url = "{archive_base_url(emu)}"\n'
+            f'archive_dir = "{tmp_path / "archive"}"\nvenues = ["binance"]\n'
+        )
+        env = {"RALLYLENS_CONFIG": str(config)}
+        store = tmp_path / "s.duckdb"
+        args = ["--store", str(store), "fetch", "BTC", "--archive", "--json"]
+        args += ["--since", first.isoformat()]
+        out = json.loads(CliRunner().invoke(cli, args, env=env).stdout)
+        archive = out["archive"]
+        assert archive["downloaded"] == len(spot.files)
+        assert archive["failed"] == [] and archive["import_errors"] == []
+        assert archive["imported_files"] == len(spot.files)
+        with Store(store, read_only=True) as opened:
+            got = read_series(opened, SPOT)
+        truth = spot.truth()
+        assert got.filter(pl.col(TS) <= truth[TS].max()).equals(truth)
+        again = json.loads(CliRunner().invoke(cli, args, env=env).stdout)["archive"]
+        assert again["downloaded"] == 0
+        assert again["already_present"] == len(spot.files)
+        assert again["new_rows"] == 0
