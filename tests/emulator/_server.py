@@ -46,6 +46,23 @@ FaultKind = Literal[
 ]
 
 
+_HTTP_FAULTS = (
+    "429",
+    "418",
+    "451",
+    "500",
+    "502",
+    "503",
+    "slow",
+    "timeout",
+    "truncated",
+    "invalid",
+    "overlap",
+    "skip",
+)
+"""Fault kinds an HTTP request can take ("disconnect" is for websockets)."""
+
+
 @dataclass
 class Fault:
     """A fault for the next ``times`` requests whose URL matches ``match``.
@@ -154,7 +171,7 @@ class Emulator:
         url = f"{host}{path}?{request.query_string}"
         if request.headers.get("Upgrade", "").lower() == "websocket":
             return await self._handle_ws(request, host, path, query)
-        fault = self.take_fault(url)
+        fault = self.take_fault(url, _HTTP_FAULTS)
         if fault is not None and fault.kind in ("slow", "timeout"):
             await asyncio.sleep(fault.delay_s)
         handler = self._routes.get((host, path))

@@ -407,6 +407,85 @@ def _result_dict(result: Any) -> dict[str, Any]:
     }
 
 
+# --- record ------------------------------------------------------------------------
+@cli.group("record")
+def record_group() -> None:
+    """Record live data that no venue keeps a history of."""
+
+
+@record_group.command("liquidations")
+@click.option(
+    "--venues",
+    default="binanceusdm,bybit,okx",
+    show_default=True,
+    help="Comma-separated venues: binanceusdm (or binance), bybit, okx.",
+)
+@click.option(
+    "--symbols",
+    default="BTC/USDT:USDT,ETH/USDT:USDT",
+    show_default=True,
+    help="Comma-separated linear perpetuals (ccxt symbols).",
+)
+@click.option(
+    "--flush-seconds",
+    default=2.0,
+    show_default=True,
+    type=click.FloatRange(min=0.1),
+    help="Longest time an event waits in memory before it is stored.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the final report as JSON.")
+@click.pass_obj
+@_handle_errors
+def record_liquidations_cmd(
+    obj: _Context, venues: str, symbols: str, flush_seconds: float, as_json: bool
+) -> None:
+    """Record liquidation events from the venues' websockets until stopped.
+
+    Events are stored every --flush-seconds (a hard kill loses at most that;
+    Ctrl-C or SIGTERM stores everything). Disconnections are retried with
+    backoff and stored as coverage gaps. The store stays usable by other
+    commands while recording.
+    """
+    import signal
+    import threading
+
+    from rallylens.store.recording import record_liquidations
+
+    aliases = {"binanceusdm": "binance"}
+    venue_list = [aliases.get(v.strip(), v.strip()) for v in venues.split(",") if v]
+    symbol_list = [s.strip() for s in symbols.split(",") if s.strip()]
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    err_console.print(
+        f"recording liquidations of {', '.join(symbol_list)} on "
+        f"{', '.join(venue_list)} into {obj.settings.store_path} (Ctrl-C to stop)"
+    )
+    report = record_liquidations(
+        obj.settings.store_path,
+        venue_list,
+        symbol_list,
+        stop=stop,
+        flush_seconds=flush_seconds,
+        base_url=obj.settings.fetch.base_url,
+    )
+    rows = [
+        {
+            "series": str(s.key),
+            "received": s.received,
+            "stored": s.inserted,
+            "gaps": s.gaps,
+            "covered_from": s.covered_start,
+            "covered_to": s.covered_end,
+        }
+        for s in report.series
+    ]
+    if as_json:
+        print_json({"clean_stop": report.clean_stop, "series": rows})
+        return
+    console.print(frame_table(pl.DataFrame(rows), title="recorded"))
+
+
 # --- rallies and analysis ------------------------------------------------------
 _TIMEFRAME = click.option(
     "--timeframe",

@@ -3,6 +3,11 @@
 from rallylens.store._db import Store
 from rallylens.store.panel import Panel, load_panel
 from rallylens.store.read import last_timestamp, list_series, read_series, series_info
+from rallylens.store.recording import (
+    record_liquidations,
+    recording_coverage,
+    recording_gaps,
+)
 from rallylens.store.sync import SyncResult, sync_series, sync_sources
 from rallylens.store.write import (
     ImportRecord,
@@ -24,6 +29,9 @@ __all__ = [
     "list_series",
     "load_panel",
     "read_series",
+    "record_liquidations",
+    "recording_coverage",
+    "recording_gaps",
     "series_info",
     "sync_series",
     "sync_sources",

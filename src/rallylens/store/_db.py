@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
@@ -29,6 +30,9 @@ class Store:
         ``read_only``. ``":memory:"`` gives a throw-away store.
     read_only : bool, default False
         Open without write access (several readers may share the file).
+    wait_seconds : float, default 0
+        How long to keep trying while another process holds the file (a
+        running recorder holds it for a moment every few seconds).
 
     Notes
     -----
@@ -40,10 +44,12 @@ class Store:
     --------
     >>> with Store(":memory:") as store:
     ...     store.version
-    1
+    2
     """
 
-    def __init__(self, path: str | Path, *, read_only: bool = False) -> None:
+    def __init__(
+        self, path: str | Path, *, read_only: bool = False, wait_seconds: float = 0.0
+    ) -> None:
         self.path = Path(path) if str(path) != ":memory:" else None
         self.read_only = read_only
         target = ":memory:" if self.path is None else str(self.path)
@@ -54,13 +60,20 @@ class Store:
                 f"no store at {self.path}; import data first with "
                 "'rallylens import PATH' or point --store at an existing file"
             )
-        try:
-            self.con = duckdb.connect(target, read_only=read_only)
-        except duckdb.Error as exc:
-            raise StoreError(
-                f"cannot open store {target}: {exc}. If another rallylens process "
-                "is writing to it, wait for it to finish or use another --store"
-            ) from exc
+        deadline = time.monotonic() + wait_seconds
+        while True:
+            try:
+                self.con = duckdb.connect(target, read_only=read_only)
+                break
+            except duckdb.Error as exc:
+                if "lock" in str(exc).lower() and time.monotonic() < deadline:
+                    time.sleep(0.05)  # another process holds it for a moment
+                    continue
+                raise StoreError(
+                    f"cannot open store {target}: {exc}. If another rallylens "
+                    "process is writing to it, wait for it to finish or use "
+                    "another --store"
+                ) from exc
         self.con.execute("SET TimeZone = 'UTC'").fetchall()
         if read_only:
             if current_version(self.con) < MIGRATIONS[-1][0]:

@@ -100,7 +100,34 @@ _V1 = [
     )""",
 ]
 
-MIGRATIONS: tuple[tuple[int, list[str]], ...] = ((1, _V1),)
+_V2 = [
+    # live recordings (rallylens.store.recording): which periods a recorder
+    # covered, and the disconnected periods inside them
+    """CREATE SEQUENCE recording_run_id_seq START 1""",
+    """CREATE TABLE recording_runs (
+        run_id INTEGER PRIMARY KEY,
+        started_at TIMESTAMP NOT NULL,
+        ended_at TIMESTAMP NOT NULL,
+        clean_stop BOOLEAN NOT NULL,
+        options JSON
+    )""",
+    """CREATE TABLE recording_coverage (
+        run_id INTEGER NOT NULL,
+        series_id INTEGER NOT NULL,
+        covered_start TIMESTAMP NOT NULL,
+        covered_end TIMESTAMP NOT NULL,
+        PRIMARY KEY (run_id, series_id)
+    )""",
+    """CREATE TABLE recording_gaps (
+        series_id INTEGER NOT NULL,
+        gap_start TIMESTAMP NOT NULL,
+        gap_end TIMESTAMP NOT NULL,
+        reason VARCHAR NOT NULL,
+        run_id INTEGER
+    )""",
+]
+
+MIGRATIONS: tuple[tuple[int, list[str]], ...] = ((1, _V1), (2, _V2))
 """(version, statements) in the order they are applied."""
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 import polars as pl
 
@@ -240,7 +241,14 @@ def _merge(
             f"(s.{v} IS NOT NULL AND t.{v} IS DISTINCT FROM s.{v})" for v in values
         )
         assign = ", ".join(f"{v} = coalesce(s.{v}, t.{v})" for v in values)
-    scope = f"(SELECT * FROM {table} WHERE series_id = {series_id})"
+    first, last = item.frame[TS].min(), item.frame[TS].max()
+    bounds = (
+        f" AND ts BETWEEN '{_naive(first)}'::TIMESTAMP AND '{_naive(last)}'::TIMESTAMP"
+        if first is not None
+        else ""
+    )
+    # only stored rows inside the batch's time range can match it
+    scope = f"(SELECT * FROM {table} WHERE series_id = {series_id}{bounds})"
     counts = store.one(
         f"SELECT count(*) FILTER (WHERE {conflict}), count(*) FILTER (WHERE {changes}) "
         f"FROM {scope} t JOIN _incoming s ON {on}"
@@ -257,10 +265,16 @@ def _merge(
         f"INSERT INTO {table} (series_id, {cols}) "
         f"SELECT {series_id}, {', '.join('s.' + c for c in schema.columns)} "
         f"FROM _incoming s ANTI JOIN (SELECT {key_cols} FROM {table} "
-        f"WHERE series_id = {series_id}) t ON {on}"
+        f"WHERE series_id = {series_id}{bounds}) t ON {on}"
     )
     inserted = int(str(inserted_row[0])) if inserted_row else 0
     return SeriesWrite(item.key, item.frame.height, inserted, changed, conflicting)
+
+
+def _naive(value: object) -> str:
+    """A UTC timestamp as DuckDB ``TIMESTAMP`` text (the tables store naive UTC)."""
+    assert isinstance(value, datetime)
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ")
 
 
 def _record_series_import(
