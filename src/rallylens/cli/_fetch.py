@@ -63,19 +63,22 @@ def run_fetch(
 ) -> list[SyncResult]:
     """Fetch every planned series, one progress line each."""
     tasks: dict[SeriesKey, TaskID] = {}
+    received: dict[SeriesKey, int] = {}
 
     def start(key: SeriesKey) -> None:
         if progress is not None:
             tasks[key] = progress.add_task(str(key), total=None, rows=0, status="")
 
     def rows(key: SeriesKey, n: int) -> None:
+        received[key] = received.get(key, 0) + n
         if progress is not None:
             progress.update(tasks[key], advance=n)
 
     def done(result: SyncResult) -> None:
         if progress is not None:
-            label = f"{result.status} (+{result.inserted:,})"
-            progress.update(tasks[result.key], status=label, total=1, completed=1)
+            label = f"{result.status} (+{result.inserted:,} new)"
+            total = received.get(result.key, 0)  # rows received are the total
+            progress.update(tasks[result.key], status=label, total=total)
 
     return sync_sources(
         store, plan, since=since, now=now, on_start=start, on_rows=rows, on_done=done
