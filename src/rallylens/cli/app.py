@@ -615,6 +615,54 @@ def analyze_cmd(
     console.print(analysis_view(result))
 
 
+# --- options -----------------------------------------------------------------------
+@cli.command("options")
+@click.argument("asset")
+@_AT
+@click.option(
+    "--positioning",
+    default="dealer_long_calls_short_puts",
+    show_default=True,
+    type=click.Choice(
+        ["dealer_long_calls_short_puts", "dealer_short_all", "dealer_long_all"]
+    ),
+    help="Who is assumed to hold the options (GEX is an estimate under it).",
+)
+@click.option("--top", default=15, show_default=True, help="Strikes shown.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.pass_obj
+@_handle_errors
+def options_cmd(
+    obj: _Context,
+    asset: str,
+    at: str | None,
+    positioning: str,
+    top: int,
+    as_json: bool,
+) -> None:
+    """Dealer gamma, walls, flip, ATM IV and skew from ASSET's latest option chain.
+
+    Uses the newest stored chain snapshot taken by --at (default: the newest).
+    """
+    from rallylens.cli._options_view import latest_chain, options_view
+    from rallylens.features.gamma import ChainSpec, chain_metrics
+    from rallylens.store import Store
+
+    as_of = _parse_as_of(at)
+    path = obj.settings.store_path
+    if not Path(path).exists():
+        raise InsufficientDataError(
+            f"no store at {path}; import a chain file or 'rallylens fetch {asset}'"
+        )
+    with Store(path, read_only=True, wait_seconds=10) as store:
+        key, chain = latest_chain(store, asset, as_of)
+    metrics = chain_metrics(chain, spec=ChainSpec(positioning=positioning))  # type: ignore[arg-type]
+    if as_json:
+        print_json({"series": str(key), **metrics.to_dict()})
+        return
+    console.print(options_view(metrics, key, top=top))
+
+
 def main() -> None:
     """Entry point of the ``rallylens`` console script."""
     cli.main(prog_name="rallylens")

@@ -1,5 +1,30 @@
-"""Per-bar features derived from the panel (pure, point-in-time)."""
+"""Per-bar and per-chain features (pure, vectorised, point-in-time)."""
 
 from rallylens.features._bars import prepare_bars, to_daily
+from rallylens.features.black76 import (
+    Greeks,
+    black76_greeks,
+    black76_price,
+    implied_vol,
+    year_fraction,
+)
+from rallylens.features.gamma import (
+    ChainMetrics,
+    ChainSpec,
+    chain_metrics,
+    chain_series,
+)
 
-__all__ = ["prepare_bars", "to_daily"]
+__all__ = [
+    "ChainMetrics",
+    "ChainSpec",
+    "Greeks",
+    "black76_greeks",
+    "black76_price",
+    "chain_metrics",
+    "chain_series",
+    "implied_vol",
+    "prepare_bars",
+    "to_daily",
+    "year_fraction",
+]
