@@ -68,3 +68,15 @@ def test_options_table_and_missing_chain(real_store_path: Path) -> None:
     )
     assert result.exit_code == 1
     assert "no BTC option chain taken by 2019-01-02" in result.output
+
+
+def test_history_has_one_row_per_snapshot(real_store_path: Path) -> None:
+    out = run(real_store_path, "BTC", "--history", "--json", "--at", "2024-12-31")
+    assert isinstance(out, dict)
+    stamps = [row["ts"][:16] for row in out["snapshots"]]
+    assert stamps == ["2020-05-14T05:41", "2020-05-21T23:19", "2024-05-24T19:16"]
+    latest = run(real_store_path, "BTC", "--json", "--at", "2020-05-21")
+    assert isinstance(latest, dict)
+    second = out["snapshots"][1]
+    assert second["total_gex_usd"] == pytest.approx(latest["total_gex_usd"])
+    assert second["gamma_flip"] == pytest.approx(latest["gamma_flip"])

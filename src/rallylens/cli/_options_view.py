@@ -14,7 +14,7 @@ from rallylens.exceptions import InsufficientDataError
 from rallylens.schemas import TS, SeriesKey
 from rallylens.store import Store, list_series, read_series
 
-__all__ = ["latest_chain", "options_view"]
+__all__ = ["chain_history", "latest_chain", "options_view"]
 
 
 def latest_chain(
@@ -51,6 +51,33 @@ def latest_chain(
             "('rallylens fetch BTC --venue deribit') or import a Deribit chain file"
         )
     return best
+
+
+def chain_history(store: Store, asset: str, at: datetime | None) -> pl.DataFrame:
+    """Every stored chain snapshot of ``asset`` taken by ``at``, oldest first."""
+    series = list_series(store, asset=asset.upper()).filter(
+        pl.col("kind") == SeriesKind.OPTIONS_CHAIN.value
+    )
+    frames = [
+        read_series(
+            store,
+            SeriesKey(
+                str(r["venue"]),
+                str(r["market"]),
+                SeriesKind.OPTIONS_CHAIN,
+                str(r["timeframe"]),
+            ),
+            end=at,
+        )
+        for r in series.iter_rows(named=True)
+    ]
+    frames = [f for f in frames if not f.is_empty()]
+    if not frames:
+        raise InsufficientDataError(
+            f"the store holds no {asset.upper()} option chain; fetch one "
+            "('rallylens fetch BTC --venue deribit') or import a Deribit chain file"
+        )
+    return pl.concat(frames).sort(TS)
 
 
 def _fmt(value: Any, spec: str = ",.0f") -> str:

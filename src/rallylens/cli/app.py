@@ -629,6 +629,11 @@ def analyze_cmd(
     help="Who is assumed to hold the options (GEX is an estimate under it).",
 )
 @click.option("--top", default=15, show_default=True, help="Strikes shown.")
+@click.option(
+    "--history",
+    is_flag=True,
+    help="One row per stored snapshot (by --at) instead of the latest in detail.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.pass_obj
 @_handle_errors
@@ -638,14 +643,15 @@ def options_cmd(
     at: str | None,
     positioning: str,
     top: int,
+    history: bool,
     as_json: bool,
 ) -> None:
     """Dealer gamma, walls, flip, ATM IV and skew from ASSET's latest option chain.
 
     Uses the newest stored chain snapshot taken by --at (default: the newest).
     """
-    from rallylens.cli._options_view import latest_chain, options_view
-    from rallylens.features.gamma import ChainSpec, chain_metrics
+    from rallylens.cli._options_view import chain_history, latest_chain, options_view
+    from rallylens.features.gamma import ChainSpec, chain_metrics, chain_series
     from rallylens.store import Store
 
     as_of = _parse_as_of(at)
@@ -654,9 +660,20 @@ def options_cmd(
         raise InsufficientDataError(
             f"no store at {path}; import a chain file or 'rallylens fetch {asset}'"
         )
+    spec = ChainSpec(positioning=positioning)  # type: ignore[arg-type,unused-ignore]
+    if history:
+        with Store(path, read_only=True, wait_seconds=10) as store:
+            chains = chain_history(store, asset, as_of)
+        table = chain_series(chains, spec=spec).drop("positioning", "note")
+        if as_json:
+            print_json({"positioning": positioning, "snapshots": table.to_dicts()})
+        else:
+            title = f"{asset.upper()} option chains ({positioning}; GEX is an estimate)"
+            console.print(frame_table(table, title=title))
+        return
     with Store(path, read_only=True, wait_seconds=10) as store:
         key, chain = latest_chain(store, asset, as_of)
-    metrics = chain_metrics(chain, spec=ChainSpec(positioning=positioning))  # type: ignore[arg-type]
+    metrics = chain_metrics(chain, spec=spec)
     if as_json:
         print_json({"series": str(key), **metrics.to_dict()})
         return
