@@ -165,6 +165,36 @@ def _geo_blocked(message: str) -> bool:
     )
 
 
+def _rate_limited(exc: Exception) -> bool:
+    """429/418, whichever ccxt class a venue's adapter maps them to."""
+    import ccxt
+
+    if isinstance(exc, ccxt.RateLimitExceeded | ccxt.DDoSProtection):
+        return True
+    text = str(exc)
+    return isinstance(exc, ccxt.ExchangeNotAvailable) and (
+        " 429 " in text or " 418 " in text
+    )
+
+
+def _raise_if_final(exc: Exception, exchange: Any, what: str, attempt: int) -> None:
+    """Raise for failures another attempt will not fix: geo-blocks, dead hosts."""
+    import ccxt
+
+    if isinstance(exc, ccxt.ExchangeNotAvailable) and _geo_blocked(str(exc)):
+        raise SourceError(
+            f"{what}: {exchange.id} refuses requests from this location "
+            f"(HTTP {451 if ' 451 ' in str(exc) else 403}); use another venue "
+            "or its bulk archive ('rallylens fetch --archive')"
+        ) from exc
+    if type(exc) is ccxt.NetworkError and attempt >= 1:
+        raise VenueUnreachableError(
+            f"{what}: cannot connect to {exchange.id} ({exc}); check the "
+            "network or proxy (fetch.base_url), or work offline from "
+            "imported files"
+        ) from exc
+
+
 def call_with_retries(
     exchange: Any,
     func: Callable[..., T],
@@ -207,44 +237,13 @@ def call_with_retries(
                 f"{what}: {exchange.id} does not list it ({exc}); check the symbol "
                 "with the venue or drop it from the fetch config"
             ) from exc
-        except (ccxt.RateLimitExceeded, ccxt.DDoSProtection) as exc:
+        except (ccxt.NetworkError, MalformedPayloadError) as exc:
+            _raise_if_final(exc, exchange, what, attempt)
             last = exc
-            wait = _retry_after(exchange)
+            wait = _retry_after(exchange) if _rate_limited(exc) else None
             delay = (
                 policy.delay(attempt) if wait is None else min(wait, policy.max_delay_s)
             )
-        except ccxt.ExchangeNotAvailable as exc:
-            if " 429 " in str(exc) or " 418 " in str(exc):  # some venues map it so
-                last = exc
-                wait = _retry_after(exchange)
-                delay = (
-                    policy.delay(attempt)
-                    if wait is None
-                    else min(wait, policy.max_delay_s)
-                )
-                if attempt + 1 < policy.attempts:
-                    policy.sleep(delay)
-                    continue
-                raise RateLimitError(
-                    f"{what}: {exchange.id} kept rate-limiting after "
-                    f"{policy.attempts} attempts; wait a few minutes and run the "
-                    "fetch again (it resumes)"
-                ) from exc
-            if _geo_blocked(str(exc)):
-                raise SourceError(
-                    f"{what}: {exchange.id} refuses requests from this location "
-                    f"(HTTP {451 if ' 451 ' in str(exc) else 403}); use another venue "
-                    "or its bulk archive ('rallylens fetch --archive')"
-                ) from exc
-            last, delay = exc, policy.delay(attempt)
-        except (ccxt.NetworkError, MalformedPayloadError) as exc:
-            if type(exc) is ccxt.NetworkError and attempt >= 1:
-                raise VenueUnreachableError(
-                    f"{what}: cannot connect to {exchange.id} ({exc}); check the "
-                    "network or proxy (fetch.base_url), or work offline from "
-                    "imported files"
-                ) from exc
-            last, delay = exc, policy.delay(attempt)
         except ccxt.AuthenticationError as exc:
             raise SourceError(
                 f"{what}: {exchange.id} asks for credentials ({exc})"
@@ -257,7 +256,7 @@ def call_with_retries(
             log.info("%s: %s; retry %d in %.1fs", what, last, attempt + 1, delay)
             policy.sleep(delay)
     assert last is not None
-    if isinstance(last, ccxt.RateLimitExceeded | ccxt.DDoSProtection):
+    if _rate_limited(last):
         raise RateLimitError(
             f"{what}: {exchange.id} kept rate-limiting after {policy.attempts} "
             "attempts; wait a few minutes and run the fetch again (it resumes)"
