@@ -9,6 +9,7 @@ call it with retries and walk time-based pages.
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Callable, Iterator, Mapping, MutableMapping
 from dataclasses import dataclass, field
@@ -25,6 +26,7 @@ __all__ = [
     "RetryPolicy",
     "VenueUnreachableError",
     "call_with_retries",
+    "final_error",
     "make_exchange",
     "paginate_by_time",
     "rewrite_urls",
@@ -155,14 +157,57 @@ def _retry_after(exchange: Any) -> float | None:
     return None
 
 
-def _geo_blocked(message: str) -> bool:
-    """451 always; 403 only when the body says so (a bare 403 is often a rate ban)."""
-    if " 451 " in message:
-        return True
+_STATUS = re.compile(r"(?:^|\D)(451|403)(?:\D|$)")
+_GEO_WORDS = ("country", "region", "location", "restricted")
+
+
+def _geo_status(message: str, *, bare_403_is_geo: bool) -> str | None:
+    """The HTTP status ("451" or "403") when the message is a geo-block, else None.
+
+    451 always is; 403 only when the body says so, unless ``bare_403_is_geo``
+    (a websocket handshake shows no body): a bare REST 403 is often a rate ban.
+    """
+    match = _STATUS.search(message)
+    if match is None:
+        return None
+    if match.group(1) == "451" or bare_403_is_geo:
+        return match.group(1)
     lowered = message.lower()
-    return " 403 " in message and any(
-        word in lowered for word in ("country", "region", "location", "restricted")
-    )
+    return "403" if any(word in lowered for word in _GEO_WORDS) else None
+
+
+def final_error(
+    exc: BaseException, venue: str, what: str, *, bare_403_is_geo: bool = False
+) -> SourceError | None:
+    """The error to give up with, or None when another attempt may help.
+
+    Unknown symbols, geo-blocks (451, or 403 saying so), credential demands and
+    the venue's own error answers are final; rate limits, 5xx, timeouts and
+    network errors are not (REST and websocket callers share this rule).
+    """
+    import ccxt
+
+    if isinstance(exc, ccxt.BadSymbol):
+        return UnsupportedSymbolError(
+            f"{what}: {venue} does not list it ({exc}); check the symbol with the "
+            "venue or drop it from the config"
+        )
+    if isinstance(exc, ccxt.NetworkError):
+        if _rate_limited(exc):
+            return None
+        status = _geo_status(str(exc), bare_403_is_geo=bare_403_is_geo)
+        if status is None:
+            return None
+        return SourceError(
+            f"{what}: {venue} refuses requests from this location (HTTP {status}); "
+            "use another venue, the bulk archive ('rallylens fetch --archive') or "
+            "run from elsewhere"
+        )
+    if isinstance(exc, ccxt.AuthenticationError | ccxt.PermissionDenied):
+        return SourceError(f"{what}: {venue} asks for credentials ({exc})")
+    if isinstance(exc, ccxt.BaseError):
+        return SourceError(f"{what}: {venue} answered with an error: {exc}")
+    return None
 
 
 def _rate_limited(exc: Exception) -> bool:
@@ -178,15 +223,12 @@ def _rate_limited(exc: Exception) -> bool:
 
 
 def _raise_if_final(exc: Exception, exchange: Any, what: str, attempt: int) -> None:
-    """Raise for failures another attempt will not fix: geo-blocks, dead hosts."""
+    """Raise for failures another attempt will not fix (see :func:`final_error`)."""
     import ccxt
 
-    if isinstance(exc, ccxt.ExchangeNotAvailable) and _geo_blocked(str(exc)):
-        raise SourceError(
-            f"{what}: {exchange.id} refuses requests from this location "
-            f"(HTTP {451 if ' 451 ' in str(exc) else 403}); use another venue "
-            "or its bulk archive ('rallylens fetch --archive')"
-        ) from exc
+    final = final_error(exc, exchange.id, what)
+    if final is not None:
+        raise final from exc
     if type(exc) is ccxt.NetworkError and attempt >= 1:
         raise VenueUnreachableError(
             f"{what}: cannot connect to {exchange.id} ({exc}); check the "
@@ -232,26 +274,13 @@ def call_with_retries(
                     f"{what}: unexpected payload {result!r:.200}"
                 )
             return result
-        except ccxt.BadSymbol as exc:
-            raise UnsupportedSymbolError(
-                f"{what}: {exchange.id} does not list it ({exc}); check the symbol "
-                "with the venue or drop it from the fetch config"
-            ) from exc
-        except (ccxt.NetworkError, MalformedPayloadError) as exc:
+        except (ccxt.BaseError, MalformedPayloadError) as exc:
             _raise_if_final(exc, exchange, what, attempt)
             last = exc
             wait = _retry_after(exchange) if _rate_limited(exc) else None
             delay = (
                 policy.delay(attempt) if wait is None else min(wait, policy.max_delay_s)
             )
-        except ccxt.AuthenticationError as exc:
-            raise SourceError(
-                f"{what}: {exchange.id} asks for credentials ({exc})"
-            ) from exc
-        except ccxt.ExchangeError as exc:
-            raise SourceError(
-                f"{what}: {exchange.id} answered with an error: {exc}"
-            ) from exc
         if attempt + 1 < policy.attempts:
             log.info("%s: %s; retry %d in %.1fs", what, last, attempt + 1, delay)
             policy.sleep(delay)

@@ -46,7 +46,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-import re
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -56,7 +55,7 @@ from typing import Any, Protocol
 from rallylens._typing import SeriesKind
 from rallylens.exceptions import ConfigError, SourceError, UnsupportedSymbolError
 from rallylens.schemas import SeriesKey
-from rallylens.sources._ccxt import MalformedPayloadError, make_exchange
+from rallylens.sources._ccxt import MalformedPayloadError, final_error, make_exchange
 
 __all__ = [
     "LIQUIDATION_VENUES",
@@ -329,30 +328,13 @@ class LiquidationSink(Protocol):
         ...
 
 
-_GEO = re.compile(r"(?:^|\D)(451|403)(?:\D|$)")
-
-
 def fatal_error(exc: BaseException, venue: str, what: str) -> SourceError | None:
-    """The error to give up with, or None when reconnecting may help."""
-    import ccxt
+    """The error to give up with, or None when reconnecting may help.
 
-    if isinstance(exc, ccxt.BadSymbol):
-        return UnsupportedSymbolError(
-            f"{what}: {venue} does not list it ({exc}); check the symbol"
-        )
-    if isinstance(exc, ccxt.NetworkError):
-        match = _GEO.search(str(exc))
-        if match is None:
-            return None
-        return SourceError(
-            f"{what}: {venue} refuses requests from this location (HTTP "
-            f"{match.group(1)}); record another venue or run from elsewhere"
-        )
-    if isinstance(exc, ccxt.AuthenticationError | ccxt.PermissionDenied):
-        return SourceError(f"{what}: {venue} asks for credentials ({exc})")
-    if isinstance(exc, ccxt.BaseError):
-        return SourceError(f"{what}: {venue} answered with an error: {exc}")
-    return None
+    :func:`rallylens.sources._ccxt.final_error`, with a bare 403 counted as a
+    geo-block: a refused websocket handshake shows no body to tell.
+    """
+    return final_error(exc, venue, what, bare_403_is_geo=True)
 
 
 @functools.cache
