@@ -17,10 +17,10 @@ from rallylens.store import Store, list_series, read_series
 __all__ = ["chain_history", "latest_chain", "options_view"]
 
 
-def latest_chain(
+def _stored_chains(
     store: Store, asset: str, at: datetime | None
-) -> tuple[SeriesKey, pl.DataFrame]:
-    """The newest stored option-chain snapshot of ``asset`` taken by ``at``.
+) -> list[tuple[SeriesKey, pl.DataFrame]]:
+    """Each stored chain series of ``asset`` with its snapshots taken by ``at``.
 
     Raises
     ------
@@ -30,7 +30,7 @@ def latest_chain(
     series = list_series(store, asset=asset.upper()).filter(
         pl.col("kind") == SeriesKind.OPTIONS_CHAIN.value
     )
-    best: tuple[SeriesKey, pl.DataFrame] | None = None
+    found = []
     for row in series.iter_rows(named=True):
         key = SeriesKey(
             str(row["venue"]),
@@ -39,45 +39,33 @@ def latest_chain(
             str(row["timeframe"]),
         )
         frame = read_series(store, key, end=at)
-        if frame.is_empty():
-            continue
-        newest = frame[TS].max()
-        if best is None or newest > best[1][TS].max():  # type: ignore[operator]
-            best = (key, frame.filter(pl.col(TS) == newest))
-    if best is None:
+        if not frame.is_empty():
+            found.append((key, frame))
+    if not found:
         when = f" taken by {at:%Y-%m-%d %H:%M} UTC" if at else ""
         raise InsufficientDataError(
             f"the store holds no {asset.upper()} option chain{when}; fetch one "
-            "('rallylens fetch BTC --venue deribit') or import a Deribit chain file"
+            f"('rallylens fetch {asset.upper()} --venue deribit') or import a "
+            "Deribit chain file"
         )
-    return best
+    return found
+
+
+def latest_chain(
+    store: Store, asset: str, at: datetime | None
+) -> tuple[SeriesKey, pl.DataFrame]:
+    """The newest stored option-chain snapshot of ``asset`` taken by ``at``."""
+
+    def newest(chain: tuple[SeriesKey, pl.DataFrame]) -> Any:
+        return chain[1].select(pl.col(TS).max()).item()
+
+    key, frame = max(_stored_chains(store, asset, at), key=newest)
+    return key, frame.filter(pl.col(TS) == newest((key, frame)))
 
 
 def chain_history(store: Store, asset: str, at: datetime | None) -> pl.DataFrame:
     """Every stored chain snapshot of ``asset`` taken by ``at``, oldest first."""
-    series = list_series(store, asset=asset.upper()).filter(
-        pl.col("kind") == SeriesKind.OPTIONS_CHAIN.value
-    )
-    frames = [
-        read_series(
-            store,
-            SeriesKey(
-                str(r["venue"]),
-                str(r["market"]),
-                SeriesKind.OPTIONS_CHAIN,
-                str(r["timeframe"]),
-            ),
-            end=at,
-        )
-        for r in series.iter_rows(named=True)
-    ]
-    frames = [f for f in frames if not f.is_empty()]
-    if not frames:
-        raise InsufficientDataError(
-            f"the store holds no {asset.upper()} option chain; fetch one "
-            "('rallylens fetch BTC --venue deribit') or import a Deribit chain file"
-        )
-    return pl.concat(frames).sort(TS)
+    return pl.concat([f for _, f in _stored_chains(store, asset, at)]).sort(TS)
 
 
 def _fmt(value: Any, spec: str = ",.0f") -> str:
