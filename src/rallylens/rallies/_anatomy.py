@@ -336,9 +336,7 @@ def _daily_signals(
             / pl.col("__rv_now").drop_nulls().first()
             - 1
         ).alias(Signal.RV_CHANGE),
-        pl.when(pl.col(ETF_NET_FLOW_USD).is_not_null().any())
-        .then(pl.col(ETF_NET_FLOW_USD).sum())
-        .alias(Signal.ETF_FLOW_USD),
+        _sum_if_any(ETF_NET_FLOW_USD).alias(Signal.ETF_FLOW_USD),
         pl.col(COINBASE_PREMIUM_RATE).mean().alias(Signal.COINBASE_PREMIUM),
     )
     return agg.with_columns(
@@ -403,8 +401,8 @@ def _bar_signals(
     vol = pl.col(VOLUME)
     half = pl.int_range(pl.len()) < (pl.len() + 1) // 2
     flows = lab.group_by(ASSET, RALLY_ID).agg(
-        _cvd(SPOT_DELTA_USD, (pl.col(SPOT_VOLUME) * usd)).alias(Signal.SPOT_CVD_USD),
-        _cvd(PERP_DELTA_USD, (pl.col(PERP_VOLUME) * usd)).alias(Signal.PERP_CVD_USD),
+        _sum_if_any(SPOT_DELTA_USD).alias(Signal.SPOT_CVD_USD),
+        _sum_if_any(PERP_DELTA_USD).alias(Signal.PERP_CVD_USD),
         _cvd_ratio(SPOT_DELTA_USD, pl.col(SPOT_VOLUME) * usd).alias(
             Signal.SPOT_CVD_RATIO
         ),
@@ -425,9 +423,9 @@ def _bar_signals(
     )
 
 
-def _cvd(delta: str, volume_usd: pl.Expr) -> pl.Expr:
-    has = pl.col(delta).is_not_null()
-    return pl.when(has.any()).then(pl.col(delta).sum())
+def _sum_if_any(col: str) -> pl.Expr:
+    """Sum of ``col`` in the group; null (not 0) when it has no value at all."""
+    return pl.when(pl.col(col).is_not_null().any()).then(pl.col(col).sum())
 
 
 def _cvd_ratio(delta: str, volume_usd: pl.Expr) -> pl.Expr:
