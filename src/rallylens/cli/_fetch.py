@@ -134,33 +134,6 @@ def results_table(
     return table
 
 
-ARCHIVE_SETS: tuple[tuple[str, str, str | None], ...] = (
-    ("spot", "klines", "1d"),
-    ("um", "klines", "1d"),
-    ("um", "fundingRate", None),
-    ("um", "metrics", None),
-)
-"""What ``fetch --archive`` downloads: daily candles, funding, 5-minute OI."""
-
-
-def archive_plan(asset: str, *, since: datetime, now: datetime) -> list[Any]:
-    """Archive files for ``asset``'s USDT markets from ``since`` to ``now``."""
-    from rallylens.sources.binance_archive import plan_archive
-
-    files: list[Any] = []
-    for market_type, data, interval in ARCHIVE_SETS:
-        files += plan_archive(
-            market_type,  # type: ignore[arg-type]
-            f"{asset.upper()}USDT",
-            data,  # type: ignore[arg-type]
-            interval,
-            start=since,
-            end=now,
-            today=now.date(),
-        )
-    return files
-
-
 def run_archive(
     store: Store,
     settings: FetchSettings,
@@ -171,14 +144,11 @@ def run_archive(
     console: object,
     quiet: bool,
 ) -> dict[str, Any]:
-    """Download, verify and import the archive files; a summary for display."""
+    """:func:`rallylens.store.sync_archive` with a progress bar; its summary."""
     from rich.progress import BarColumn, MofNCompleteColumn
 
-    from rallylens.sources import find_files
-    from rallylens.sources.binance_archive import download_archive
-    from rallylens.store.ingest import import_files
+    from rallylens.store import sync_archive
 
-    plan = archive_plan(asset, since=since, now=now)
     progress = Progress(
         TextColumn("[bold]{task.description:<30}"),
         BarColumn(),
@@ -188,26 +158,22 @@ def run_archive(
         disable=quiet,
         transient=True,
     )
+    tasks: dict[str, TaskID] = {}
     with progress:
-        task = progress.add_task("archive files", total=len(plan))
-        result = download_archive(
-            plan,
-            settings.archive_dir,
+        result = sync_archive(
+            store,
+            asset,
+            since=since,
+            now=now,
+            dest_dir=settings.archive_dir,
             base_url=settings.archive_url,
-            on_progress=lambda outcome: progress.advance(task),
+            on_planned=lambda n: tasks.update(
+                files=progress.add_task("archive files", total=n)
+            ),
+            on_file=lambda: progress.advance(tasks["files"]),
+            on_imports=lambda n: tasks.update(
+                imports=progress.add_task("importing", total=n)
+            ),
+            on_import=lambda: progress.advance(tasks["imports"]),
         )
-        paths = find_files(result.paths)
-        task = progress.add_task("importing", total=len(paths))
-        summary = import_files(
-            store, paths, on_file=lambda outcome: progress.advance(task)
-        )
-    return {
-        "planned": len(plan),
-        "downloaded": len(result.downloaded),
-        "already_present": len(result.present),
-        "not_published": len(result.not_published),
-        "failed": [f"{o.file.name}: {o.reason}" for o in result.failed],
-        "imported_files": sum(f.status == "imported" for f in summary.files),
-        "new_rows": summary.inserted,
-        "import_errors": [f"{f.path.name}: {f.error}" for f in summary.failed],
-    }
+    return result.to_dict()

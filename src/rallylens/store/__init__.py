@@ -8,7 +8,13 @@ from rallylens.store.recording import (
     recording_coverage,
     recording_gaps,
 )
-from rallylens.store.sync import SyncResult, sync_series, sync_sources
+from rallylens.store.sync import (
+    ArchiveSync,
+    SyncResult,
+    sync_archive,
+    sync_series,
+    sync_sources,
+)
 from rallylens.store.write import (
     ImportRecord,
     SeriesWrite,
@@ -18,6 +24,7 @@ from rallylens.store.write import (
 )
 
 __all__ = [
+    "ArchiveSync",
     "ImportRecord",
     "Panel",
     "SeriesWrite",
@@ -33,6 +40,7 @@ __all__ = [
     "recording_coverage",
     "recording_gaps",
     "series_info",
+    "sync_archive",
     "sync_series",
     "sync_sources",
     "write_series",

@@ -14,6 +14,7 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Literal
 
 import polars as pl
@@ -26,7 +27,14 @@ from rallylens.store._db import Store
 from rallylens.store.read import last_timestamp
 from rallylens.store.write import ImportRecord, write_series
 
-__all__ = ["SyncResult", "sync_series", "sync_sources"]
+__all__ = [
+    "ARCHIVE_SETS",
+    "ArchiveSync",
+    "SyncResult",
+    "sync_archive",
+    "sync_series",
+    "sync_sources",
+]
 
 log = logging.getLogger(__name__)
 SyncStatus = Literal["updated", "up_to_date", "failed"]
@@ -199,3 +207,104 @@ def sync_sources(
         if on_done is not None:
             on_done(result)
     return results
+
+
+ARCHIVE_SETS: tuple[tuple[str, str, str | None], ...] = (
+    ("spot", "klines", "1d"),
+    ("um", "klines", "1d"),
+    ("um", "fundingRate", None),
+    ("um", "metrics", None),
+)
+"""What :func:`sync_archive` downloads: daily candles, funding, 5-minute OI."""
+
+
+@dataclass(frozen=True)
+class ArchiveSync:
+    """What one archive download and import did (file counts, new rows, errors)."""
+
+    planned: int
+    downloaded: int
+    already_present: int
+    not_published: int
+    failed: tuple[str, ...]
+    imported_files: int
+    new_rows: int
+    import_errors: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON-ready view."""
+        return {
+            "planned": self.planned,
+            "downloaded": self.downloaded,
+            "already_present": self.already_present,
+            "not_published": self.not_published,
+            "failed": list(self.failed),
+            "imported_files": self.imported_files,
+            "new_rows": self.new_rows,
+            "import_errors": list(self.import_errors),
+        }
+
+
+def sync_archive(
+    store: Store,
+    asset: str,
+    *,
+    since: datetime,
+    now: datetime,
+    dest_dir: str | Path,
+    base_url: str,
+    on_planned: Callable[[int], None] | None = None,
+    on_file: Callable[[], None] | None = None,
+    on_imports: Callable[[int], None] | None = None,
+    on_import: Callable[[], None] | None = None,
+) -> ArchiveSync:
+    """Download ``asset``'s USDT files of Binance's bulk archive and import them.
+
+    Files are verified against their checksums before import (see
+    :func:`rallylens.sources.binance_archive.download_archive`); files kept in
+    ``dest_dir`` from earlier runs are not downloaded again and files imported
+    before are skipped, so a re-run adds nothing. The callbacks report
+    progress: how many files are planned, each file done, how many are
+    imported, each import done.
+    """
+    from rallylens.sources import find_files
+    from rallylens.sources.binance_archive import download_archive, plan_archive
+    from rallylens.store.ingest import import_files
+
+    plan = [
+        item
+        for market_type, data, interval in ARCHIVE_SETS
+        for item in plan_archive(
+            market_type,  # type: ignore[arg-type]
+            f"{asset.upper()}USDT",
+            data,  # type: ignore[arg-type]
+            interval,
+            start=since,
+            end=now,
+            today=now.date(),
+        )
+    ]
+    if on_planned is not None:
+        on_planned(len(plan))
+    result = download_archive(
+        plan,
+        dest_dir,
+        base_url=base_url,
+        on_progress=None if on_file is None else lambda outcome: on_file(),
+    )
+    paths = find_files(result.paths)
+    if on_imports is not None:
+        on_imports(len(paths))
+    summary = import_files(
+        store, paths, on_file=None if on_import is None else lambda outcome: on_import()
+    )
+    return ArchiveSync(
+        planned=len(plan),
+        downloaded=len(result.downloaded),
+        already_present=len(result.present),
+        not_published=len(result.not_published),
+        failed=tuple(f"{o.file.name}: {o.reason}" for o in result.failed),
+        imported_files=sum(f.status == "imported" for f in summary.files),
+        new_rows=summary.inserted,
+        import_errors=tuple(f"{f.path.name}: {f.error}" for f in summary.failed),
+    )
