@@ -89,8 +89,14 @@ __all__ = [
     "OPEN",
     "OPEN_INTEREST",
     "OPTIONS_CHAIN",
+    "OPTION_BAR_COLUMNS",
     "OPTION_OI",
     "OPTION_TYPE",
+    "OPT_ATM_IV",
+    "OPT_CALL_WALL",
+    "OPT_GAMMA_FLIP",
+    "OPT_GEX_USD",
+    "OPT_RR25",
     "PANEL",
     "PANEL_OI_BASE",
     "PANEL_OI_USD",
@@ -679,6 +685,15 @@ SPOT_DELTA_USD, PERP_DELTA_USD = "spot_delta_usd", "perp_delta_usd"
 PREMIUM_RATE = "premium_rate"
 OI_BASE_EST = "oi_base_est"
 LOG_RETURN = "log_return"
+OPT_ATM_IV, OPT_RR25 = "opt_atm_iv_30d", "opt_rr25_30d"
+OPT_GEX_USD, OPT_GAMMA_FLIP, OPT_CALL_WALL = (
+    "opt_gex_usd",
+    "opt_gamma_flip",
+    "opt_call_wall",
+)
+OPTION_BAR_COLUMNS = (OPT_ATM_IV, OPT_RR25, OPT_GEX_USD, OPT_GAMMA_FLIP, OPT_CALL_WALL)
+"""Per-bar option positioning from the latest chain snapshot known at the bar's
+close (``rallylens.features.attach_options``); null without a recent snapshot."""
 
 BARS = FrameSchema(
     "bars",
@@ -709,6 +724,7 @@ BARS = FrameSchema(
                 ETF_NET_FLOW_USD,
                 COINBASE_PREMIUM_RATE,
                 LOG_RETURN,
+                *OPTION_BAR_COLUMNS,
             )
         },
     },
@@ -721,6 +737,11 @@ BARS = FrameSchema(
         PREMIUM_RATE: "perp (or mark) close / spot close - 1",
         OI_BASE_EST: "open interest in base units (USD / close when only USD)",
         LOG_RETURN: "ln(close / previous close)",
+        OPT_ATM_IV: "decimal, 30-day constant-maturity ATM implied vol",
+        OPT_RR25: "decimal vol, 30-day 25-delta call IV - put IV",
+        OPT_GEX_USD: "USD per 1% move, dealer gamma (estimate, stated positioning)",
+        OPT_GAMMA_FLIP: "USD: spot at which dealer gamma changes sign",
+        OPT_CALL_WALL: "USD: strike holding the most call gamma",
     },
 )
 """Per-bar inputs of regime, rally detection and anatomy."""

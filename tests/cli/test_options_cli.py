@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
+import polars as pl
 import pytest
 from click.testing import CliRunner
 
 from rallylens.cli import cli
+from rallylens.schemas import DVOL, TS
+from rallylens.store import Store, dvol_history
 
 
 def run(store: Path, *args: str) -> object:
@@ -80,3 +84,32 @@ def test_history_has_one_row_per_snapshot(real_store_path: Path) -> None:
     second = out["snapshots"][1]
     assert second["total_gex_usd"] == pytest.approx(latest["total_gex_usd"])
     assert second["gamma_flip"] == pytest.approx(latest["gamma_flip"])
+    # DVOL as known at each snapshot: none before Deribit's index history in the
+    # store; on 2024-05-24 19:16 the last closed daily bar is 2024-05-23's
+    assert out["snapshots"][0]["dvol"] is None
+    with Store(real_store_path, read_only=True) as store:
+        dvol = dvol_history(store, "BTC")
+    known = dvol.filter(pl.col(TS) <= datetime(2024, 5, 24, 19, 16, tzinfo=UTC))
+    assert known[TS][-1] == datetime(2024, 5, 24, tzinfo=UTC)
+    assert out["snapshots"][2]["dvol"] == pytest.approx(known[DVOL][-1])
+
+
+def test_analyze_carries_the_chain_positioning(real_store_path: Path) -> None:
+    """The rally anatomy on 2020-05-14 uses the chain snapshot of that morning."""
+    chain = run(real_store_path, "BTC", "--at", "2020-05-14", "--json")
+    args = ["analyze", "BTC", "--at", "2020-05-14", "--json"]
+    result = CliRunner().invoke(cli, ["--store", str(real_store_path), *args])
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    assert isinstance(chain, dict)
+    options = out["anatomy"]["options"]
+    assert options["dealer_gex_usd"] == pytest.approx(chain["total_gex_usd"])
+    close = out["last_close"]
+    assert options["vs_gamma_flip"] == pytest.approx(close / chain["gamma_flip"] - 1)
+    assert options["call_wall_distance"] == pytest.approx(
+        chain["call_wall"] / close - 1
+    )
+    assert options["rr25_last"] == pytest.approx(chain["cm_rr25"]["30"])
+    # one snapshot only (none near the rally's low): no change over the rally
+    assert options["rr25_change"] is None
+    assert "rr25_change" in out["missing"]

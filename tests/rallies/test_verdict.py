@@ -24,6 +24,7 @@ from rallylens.exceptions import ConfigError
 from rallylens.rallies import (
     CONFIDENCE,
     DEFAULT_SPEC,
+    GROUPS,
     VERDICT,
     Evidence,
     RallyAnalysis,
@@ -356,7 +357,10 @@ def test_seed_case_is_spot_led(seed: int) -> None:
     assert "spot share of volume rose" in said
     assert "spot share of volume rose" in analysis.explanation.headline
     assert analysis.explanation.headline.endswith(DEFAULT_SPEC.taglines[S])
-    assert analysis.explanation.missing == {}
+    # the scenario has every series but option chains: only those are missing
+    assert set(analysis.explanation.missing) == {
+        s.value for s in GROUPS["options"]
+    } & {s.value for e in DEFAULT_SPEC.evidence for s in e.signals}
     # the short squeeze is still reported, as evidence for the other kind
     against = [r.text for r in analysis.explanation.against]
     assert any(t.startswith("short liquidations spiked") for t in against)
@@ -462,7 +466,8 @@ def test_missing_source_is_named_and_lowers_confidence(
         for e in DEFAULT_SPEC.of(kind)
         if e.signals[0] in signals and len(e.signals) == 1
     )
-    total = sum(e.weight for e in DEFAULT_SPEC.of(kind))
+    # optional (options) evidence is absent here, so it is out of the total
+    total = sum(e.weight for e in DEFAULT_SPEC.of(kind) if not e.optional)
     assert full.confidence - thin.confidence == pytest.approx(lost / total)
 
 

@@ -1,4 +1,4 @@
-"""``rallylens options``: the latest chain snapshot's positioning, as tables."""
+"""``rallylens options``: a chain snapshot's positioning, as tables."""
 
 from __future__ import annotations
 
@@ -9,63 +9,9 @@ import polars as pl
 from rich.console import Group
 from rich.table import Table
 
-from rallylens._typing import SeriesKind
-from rallylens.exceptions import InsufficientDataError
-from rallylens.schemas import TS, SeriesKey
-from rallylens.store import Store, list_series, read_series
+from rallylens.schemas import DVOL, TS, SeriesKey
 
-__all__ = ["chain_history", "latest_chain", "options_view"]
-
-
-def _stored_chains(
-    store: Store, asset: str, at: datetime | None
-) -> list[tuple[SeriesKey, pl.DataFrame]]:
-    """Each stored chain series of ``asset`` with its snapshots taken by ``at``.
-
-    Raises
-    ------
-    InsufficientDataError
-        If the store holds no chain of the asset (before ``at``).
-    """
-    series = list_series(store, asset=asset.upper()).filter(
-        pl.col("kind") == SeriesKind.OPTIONS_CHAIN.value
-    )
-    found = []
-    for row in series.iter_rows(named=True):
-        key = SeriesKey(
-            str(row["venue"]),
-            str(row["market"]),
-            SeriesKind.OPTIONS_CHAIN,
-            str(row["timeframe"]),
-        )
-        frame = read_series(store, key, end=at)
-        if not frame.is_empty():
-            found.append((key, frame))
-    if not found:
-        when = f" taken by {at:%Y-%m-%d %H:%M} UTC" if at else ""
-        raise InsufficientDataError(
-            f"the store holds no {asset.upper()} option chain{when}; fetch one "
-            f"('rallylens fetch {asset.upper()} --venue deribit') or import a "
-            "Deribit chain file"
-        )
-    return found
-
-
-def latest_chain(
-    store: Store, asset: str, at: datetime | None
-) -> tuple[SeriesKey, pl.DataFrame]:
-    """The newest stored option-chain snapshot of ``asset`` taken by ``at``."""
-
-    def newest(chain: tuple[SeriesKey, pl.DataFrame]) -> Any:
-        return chain[1].select(pl.col(TS).max()).item()
-
-    key, frame = max(_stored_chains(store, asset, at), key=newest)
-    return key, frame.filter(pl.col(TS) == newest((key, frame)))
-
-
-def chain_history(store: Store, asset: str, at: datetime | None) -> pl.DataFrame:
-    """Every stored chain snapshot of ``asset`` taken by ``at``, oldest first."""
-    return pl.concat([f for _, f in _stored_chains(store, asset, at)]).sort(TS)
+__all__ = ["history_view", "options_view"]
 
 
 def _fmt(value: Any, spec: str = ",.0f") -> str:
@@ -140,3 +86,34 @@ def _frame_table(frame: pl.DataFrame, title: str) -> Table:
             )
         )
     return table
+
+
+_HISTORY = {
+    TS: ("snapshot (UTC)", "%Y-%m-%d %H:%M"),
+    "spot": ("spot", ",.0f"),
+    "total_gex_usd": ("GEX USD/1%", ",.0f"),
+    "gamma_flip": ("flip", ",.0f"),
+    "call_wall": ("call wall", ",.0f"),
+    "put_wall": ("put wall", ",.0f"),
+    "put_call_oi_ratio": ("P/C OI", ".2f"),
+    "atm_iv_30d": ("ATM IV 30d", ".1%"),
+    "rr25_30d": ("RR25 30d", "+.1%"),
+    "bf25_30d": ("BF25 30d", "+.1%"),
+    DVOL: ("DVOL", ".1%"),
+}
+
+
+def history_view(table: pl.DataFrame, title: str) -> Table:
+    """One row per snapshot: the headline metrics (all of them in --json)."""
+    out = Table(title=title, header_style="bold")
+    columns = [c for c in _HISTORY if c in table.columns]
+    for name in columns:
+        out.add_column(_HISTORY[name][0], justify="left" if name == TS else "right")
+    for row in table.select(columns).iter_rows(named=True):
+        cells = []
+        for name in columns:
+            value, spec = row[name], _HISTORY[name][1]
+            is_time = isinstance(value, datetime)
+            cells.append(value.strftime(spec) if is_time else _fmt(value, spec))
+        out.add_row(*cells)
+    return out

@@ -512,8 +512,9 @@ def _parse_as_of(value: str | None) -> datetime | None:
 def _load_bars(
     obj: _Context, asset: str, timeframe: str, as_of: datetime | None
 ) -> tuple[pl.DataFrame, dict[str, str]]:
-    from rallylens.features import prepare_bars
-    from rallylens.store import Store, load_panel
+    from rallylens.features import attach_options, option_snapshots, prepare_bars
+    from rallylens.schemas import timeframe_duration
+    from rallylens.store import Store, chain_history, load_panel
 
     path = obj.settings.store_path
     if not Path(path).exists():
@@ -523,7 +524,17 @@ def _load_bars(
         )
     with Store(path, read_only=True) as store:
         panel = load_panel(store, asset, timeframe, as_of=as_of)
-    return prepare_bars(panel.frame, panel.asset), dict(panel.missing)
+        chains = chain_history(store, panel.asset, as_of, required=False)
+    bars = prepare_bars(panel.frame, panel.asset)
+    missing = dict(panel.missing)
+    if chains.is_empty():
+        missing["options"] = (
+            "no option chain snapshots stored; fetch them "
+            f"('rallylens fetch {panel.asset} --venue deribit') or import a chain"
+        )
+        return bars, missing
+    step = timeframe_duration(timeframe) or timedelta(hours=1)
+    return attach_options(bars, option_snapshots(chains), bar=step), missing
 
 
 @cli.command("rallies")
@@ -650,9 +661,10 @@ def options_cmd(
 
     Uses the newest stored chain snapshot taken by --at (default: the newest).
     """
-    from rallylens.cli._options_view import chain_history, latest_chain, options_view
+    from rallylens.cli._options_view import history_view, options_view
     from rallylens.features.gamma import ChainSpec, chain_metrics, chain_series
-    from rallylens.store import Store
+    from rallylens.schemas import TS
+    from rallylens.store import Store, chain_history, dvol_history, latest_chain
 
     as_of = _parse_as_of(at)
     path = obj.settings.store_path
@@ -664,12 +676,14 @@ def options_cmd(
     if history:
         with Store(path, read_only=True, wait_seconds=10) as store:
             chains = chain_history(store, asset, as_of)
+            dvol = dvol_history(store, asset, as_of)
         table = chain_series(chains, spec=spec).drop("positioning", "note")
+        table = table.join_asof(dvol, on=TS, strategy="backward")
         if as_json:
             print_json({"positioning": positioning, "snapshots": table.to_dicts()})
         else:
             title = f"{asset.upper()} option chains ({positioning}; GEX is an estimate)"
-            console.print(frame_table(table, title=title))
+            console.print(history_view(table, title))
         return
     with Store(path, read_only=True, wait_seconds=10) as store:
         key, chain = latest_chain(store, asset, as_of)

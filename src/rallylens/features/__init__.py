@@ -14,16 +14,19 @@ from rallylens.features.gamma import (
     chain_metrics,
     chain_series,
 )
+from rallylens.features.positioning import attach_options, option_snapshots
 
 __all__ = [
     "ChainMetrics",
     "ChainSpec",
     "Greeks",
+    "attach_options",
     "black76_greeks",
     "black76_price",
     "chain_metrics",
     "chain_series",
     "implied_vol",
+    "option_snapshots",
     "prepare_bars",
     "to_daily",
     "year_fraction",

@@ -21,6 +21,7 @@ from rallylens.schemas import (
     MARK_CLOSE,
     OI_BASE_EST,
     OPEN,
+    OPTION_BAR_COLUMNS,
     PANEL_OI_BASE,
     PANEL_OI_USD,
     PERP_CLOSE,
@@ -128,6 +129,7 @@ def prepare_bars(panel: pl.DataFrame, asset: str) -> pl.DataFrame:
         pl.col(BASIS_USD),
         pl.col(ETF_NET_FLOW_USD),
         pl.col(COINBASE_PREMIUM_RATE),
+        *(pl.lit(None, pl.Float64).alias(c) for c in OPTION_BAR_COLUMNS),
     )
     out = out.with_columns(
         (pl.col(CLOSE) / pl.col(CLOSE).shift(1)).log().alias(LOG_RETURN)
@@ -146,6 +148,7 @@ _SUM = (
     ETF_NET_FLOW_USD,
 )
 _LAST = (
+    *OPTION_BAR_COLUMNS,
     PREMIUM_RATE,
     FUNDING_APR,
     PANEL_OI_USD,

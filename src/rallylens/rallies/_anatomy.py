@@ -18,6 +18,7 @@ import polars as pl
 
 from rallylens._typing import Regime
 from rallylens.exceptions import ConfigError
+from rallylens.rallies._positioning import option_aggregations, option_finish
 from rallylens.rallies._signals import Signal
 from rallylens.schemas import (
     AS_OF,
@@ -26,7 +27,6 @@ from rallylens.schemas import (
     COINBASE_PREMIUM_RATE,
     DECLINE_HIGH,
     DECLINE_HIGH_TS,
-    DVOL,
     ETF_NET_FLOW_USD,
     FUNDING_APR,
     HIGH,
@@ -93,6 +93,9 @@ class AnatomySpec:
         Funding z-score counted as a spike.
     rv_days : int
         Window of the realised volatility compared at the low and now.
+    wall_band : float
+        Distance from the call wall (fraction of price) within which a rally
+        with dealers long gamma counts as pinned (see ``call_wall_pin``).
     """
 
     baseline_days: int = 90
@@ -106,6 +109,7 @@ class AnatomySpec:
     top_range: float = 0.8
     spike_z: float = 2.0
     rv_days: int = 14
+    wall_band: float = 0.05
 
     def __post_init__(self) -> None:
         days = (
@@ -118,6 +122,10 @@ class AnatomySpec:
         )
         if min(days) < 1:
             raise ConfigError(f"anatomy windows must be positive, got {self}")
+        if not 0 < self.wall_band < 1:
+            raise ConfigError(
+                f"wall_band must be a fraction in (0, 1), got {self.wall_band}"
+            )
         if not 0 < self.top_range < 1:
             raise ConfigError(f"top_range must be in (0, 1), got {self.top_range}")
 
@@ -329,8 +337,7 @@ def _daily_signals(
         ).alias("__share_prior"),
         pl.col(PREMIUM_RATE).drop_nulls().last().alias(Signal.PREMIUM),
         pl.col("__prem").first().alias("__prem_prior"),
-        _change(DVOL).alias(Signal.IV_CHANGE),
-        pl.col(DVOL).drop_nulls().last().alias(Signal.IV_LAST),
+        *option_aggregations(spec.start_days),
         (
             pl.col("__rv_now").drop_nulls().last()
             / pl.col("__rv_now").drop_nulls().first()
@@ -353,6 +360,7 @@ def _daily_signals(
             Signal.SPOT_SHARE_CHANGE
         ),
         (pl.col(Signal.PREMIUM) - pl.col("__prem_prior")).alias(Signal.PREMIUM_CHANGE),
+        option_finish(spec.wall_band),
     ).drop("__share_prior", "__prem_prior")
 
 

@@ -71,6 +71,13 @@ class Signal(StrEnum):
     IV_CHANGE = "iv_change"
     IV_LAST = "iv_last"
     RV_CHANGE = "rv_change"
+    # options positioning
+    SKEW_CHANGE = "rr25_change"
+    SKEW_LAST = "rr25_last"
+    DEALER_GEX = "dealer_gex_usd"
+    VS_GAMMA_FLIP = "vs_gamma_flip"
+    CALL_WALL_DISTANCE = "call_wall_distance"
+    CALL_WALL_PIN = "call_wall_pin"
     # flows
     ETF_FLOW_USD = "etf_flow_usd"
     COINBASE_PREMIUM = "coinbase_premium"
@@ -127,11 +134,21 @@ UNITS: dict[Signal, str] = {
     Signal.PREMIUM_CHANGE: "premium minus its mean in the weeks before the low",
     Signal.VOLUME_AT_HIGHS: "mean volume in the top 20% of the range / rally mean",
     Signal.VOLUME_TREND: "mean volume of the second half / first half - 1",
-    Signal.IV_CHANGE: "fraction: DVOL change since the low",
-    Signal.IV_LAST: "decimal: DVOL at the as-of day",
+    Signal.IV_CHANGE: "fraction: DVOL change since the low (else the 30-day "
+    "constant-maturity ATM IV's, when a chain snapshot is near the low)",
+    Signal.IV_LAST: "decimal: DVOL (else 30-day ATM IV) at the as-of day",
     Signal.RV_CHANGE: "fraction: 14-day realised vol change since the low",
     Signal.ETF_FLOW_USD: "USD: spot ETF net flows over the rally",
     Signal.COINBASE_PREMIUM: "mean Coinbase premium rate over the rally",
+    Signal.SKEW_CHANGE: "decimal vol: 30-day 25-delta risk reversal change since "
+    "the low (> 0: calls bid)",
+    Signal.SKEW_LAST: "decimal vol: 30-day 25-delta risk reversal at the as-of day",
+    Signal.DEALER_GEX: "USD per 1% move: dealer gamma at the as-of day (estimate; "
+    "> 0 dealers long gamma, they damp moves)",
+    Signal.VS_GAMMA_FLIP: "fraction: close / gamma flip - 1 (< 0: below the flip)",
+    Signal.CALL_WALL_DISTANCE: "fraction: call wall / close - 1 (> 0: wall above)",
+    Signal.CALL_WALL_PIN: "0-1: how close the close sits to the call wall while "
+    "dealers are long gamma (1 at the wall, 0 beyond the band or short gamma)",
 }
 
 GROUPS: dict[str, tuple[Signal, ...]] = {
@@ -195,6 +212,14 @@ GROUPS: dict[str, tuple[Signal, ...]] = {
     ),
     "conviction": (Signal.VOLUME_AT_HIGHS, Signal.VOLUME_TREND),
     "volatility": (Signal.IV_CHANGE, Signal.IV_LAST, Signal.RV_CHANGE),
+    "options": (
+        Signal.SKEW_CHANGE,
+        Signal.SKEW_LAST,
+        Signal.DEALER_GEX,
+        Signal.VS_GAMMA_FLIP,
+        Signal.CALL_WALL_DISTANCE,
+        Signal.CALL_WALL_PIN,
+    ),
     "flows": (Signal.ETF_FLOW_USD, Signal.COINBASE_PREMIUM),
 }
 """Anatomy signals by topic, in display order."""
@@ -212,8 +237,9 @@ SOURCES: dict[Signal, tuple[str, ...]] = {
     Signal.CVD_GAP: ("spot_taker", "perp_taker"),
     Signal.PREMIUM: ("spot", "perp"),
     Signal.PREMIUM_CHANGE: ("spot", "perp"),
-    Signal.IV_CHANGE: ("dvol",),
-    Signal.IV_LAST: ("dvol",),
+    Signal.IV_CHANGE: ("dvol", "options"),
+    Signal.IV_LAST: ("dvol", "options"),
+    **{s: ("options",) for s in GROUPS["options"]},
     Signal.ETF_FLOW_USD: ("etf",),
     Signal.COINBASE_PREMIUM: ("coinbase",),
 }

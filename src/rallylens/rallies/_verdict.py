@@ -10,9 +10,14 @@ in [0, 1] through a piecewise-linear curve. For each kind of rally::
                / sum(weight over all of the kind's evidence)
 
 so evidence that cannot be computed is never neutral: it lowers the score and
-the coverage, and is named. The verdict is the best-scoring kind when its
-score reaches ``min_score`` and beats the runner-up by ``min_margin``;
-otherwise ``undetermined``. Its confidence is the winner's coverage.
+the coverage, and is named. The one exception is evidence marked
+``optional`` (option positioning, which exists only for a few assets and
+recent years): it joins both sums only for rallies where it was computed, so
+a rally without options data is judged on the rest alone.
+
+The verdict is the best-scoring kind when its score reaches ``min_score``
+and beats the runner-up by ``min_margin``; otherwise ``undetermined``. Its
+confidence is the winner's coverage.
 """
 
 from __future__ import annotations
@@ -68,6 +73,7 @@ _FORMATS: dict[str, Callable[[float], str]] = {
     "ratio": lambda v: f"{v:.2f}x",
     "flag": lambda v: "yes" if v > 0 else "no",
     "days": lambda v: f"{v:.0f} days",
+    "vol": lambda v: f"{v * 100:+.1f} vol pts",
 }
 """How each evidence unit formats ``{v}`` in a reason."""
 
@@ -89,8 +95,11 @@ class Evidence:
         Relative weight within the kind.
     says : str
         Plain-language reason; ``{v}`` is replaced by the formatted value.
-    unit : {"pct", "signed_pct", "share", "pts", "bps", "z", "ratio", "flag", "days"}
+    unit : {"pct", "signed_pct", "share", "pts", "bps", "z", "ratio", "flag", "days",
+            "vol"}
         How ``{v}`` is formatted.
+    optional : bool
+        Counted only where computed (see the module's notes).
     """
 
     kind: RallyKind
@@ -100,6 +109,7 @@ class Evidence:
     weight: float
     says: str
     unit: str = "signed_pct"
+    optional: bool = False
 
     def __post_init__(self) -> None:
         if len(self.xp) != len(self.fp) or len(self.xp) < 2:
@@ -210,6 +220,27 @@ DEFAULT_SPEC = VerdictSpec(
             (1, 0),
             1.0,
             "volatility compressed ({v})",
+        ),
+        Evidence(
+            _B,
+            (Signal.CALL_WALL_PIN,),
+            (0.0, 1.0),
+            (0, 1),
+            1.0,
+            "ran into the call wall with dealers long gamma (pin {v}): their "
+            "hedging sells the rally",
+            "share",
+            optional=True,
+        ),
+        Evidence(
+            _B,
+            (Signal.SKEW_LAST,),
+            (-0.05, 0.0),
+            (1, 0),
+            0.5,
+            "puts still priced over calls (30d 25d risk reversal {v})",
+            "vol",
+            optional=True,
         ),
         # spot-led: spot buying with moderate funding and no leverage build-up
         Evidence(
@@ -328,6 +359,25 @@ DEFAULT_SPEC = VerdictSpec(
             "spot share of volume fell {v} pts",
             "pts",
         ),
+        Evidence(
+            _L,
+            (Signal.SKEW_CHANGE,),
+            (0.0, 0.04),
+            (0, 1),
+            1.0,
+            "calls bid over the rally (30d 25d risk reversal {v} since the low)",
+            "vol",
+            optional=True,
+        ),
+        Evidence(
+            _L,
+            (Signal.VS_GAMMA_FLIP,),
+            (-0.05, 0.0),
+            (1, 0),
+            0.5,
+            "spot {v} against the gamma flip: dealers short gamma chase the move",
+            optional=True,
+        ),
     ),
     taglines={
         _B: "short covering into resistance inside a downtrend; such rallies "
@@ -371,15 +421,18 @@ def score_verdicts(
     n = anatomies.height
     scores, coverage = {}, {}
     for kind in _KINDS:
-        total = sum(e.weight for e in spec.of(kind))
+        total = np.full(n, sum(e.weight for e in spec.of(kind) if not e.optional))
         got, avail = np.zeros(n), np.zeros(n)
         for ev in spec.of(kind):
             s = ev.strength(_values(anatomies, ev))
             ok = ~np.isnan(s)
             got += np.where(ok, ev.weight * s, 0.0)
             avail += np.where(ok, ev.weight, 0.0)
-        scores[kind] = got / total
-        coverage[kind] = avail / total
+            if ev.optional:
+                total += np.where(ok, ev.weight, 0.0)
+        total = np.where(total > 0, total, np.nan)
+        scores[kind] = np.nan_to_num(got / total)
+        coverage[kind] = np.nan_to_num(avail / total)
     stacked = np.vstack([scores[k] for k in _KINDS])
     order = np.argsort(-stacked, axis=0)
     best = order[0] if n else np.zeros(0, dtype=int)

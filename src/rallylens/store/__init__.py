@@ -1,6 +1,12 @@
 """The embedded DuckDB store: the only place with SQL."""
 
 from rallylens.store._db import Store
+from rallylens.store.chains import (
+    chain_history,
+    dvol_history,
+    has_chains,
+    latest_chain,
+)
 from rallylens.store.panel import Panel, load_panel
 from rallylens.store.read import last_timestamp, list_series, read_series, series_info
 from rallylens.store.recording import (
@@ -31,8 +37,12 @@ __all__ = [
     "Store",
     "SyncResult",
     "WriteReport",
+    "chain_history",
+    "dvol_history",
     "find_import",
+    "has_chains",
     "last_timestamp",
+    "latest_chain",
     "list_series",
     "load_panel",
     "read_series",
