@@ -25,6 +25,7 @@ __all__ = [
     "ConfigError",
     "GapWarning",
     "InsufficientDataError",
+    "LookAheadError",
     "ParseError",
     "RallylensError",
     "RateLimitError",
@@ -70,6 +71,10 @@ class StoreError(RallylensError):
 
 class InsufficientDataError(RallylensError):
     """There is too little data to compute what was asked for."""
+
+
+class LookAheadError(RallylensError):
+    """A computation would use data from after its decision moment."""
 
 
 class StaleDataWarning(UserWarning):

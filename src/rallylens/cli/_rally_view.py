@@ -111,8 +111,12 @@ def analysis_view(result: RallyAnalysis) -> Group:
         f"   confidence {result.confidence:.0%}   scores: {scores}\n",
         (result.explanation.headline, "italic"),
     )
+    if result.failure is not None:
+        verdict_text.append("\n" + str(result.failure.get("text", "")), style="bold")
     parts: list[Any] = [head, RichPanel(verdict_text, expand=False)]
     parts.append(_reasons(result))
+    if result.failure and result.failure.get("analogues"):
+        parts.append(_analogues(result.failure["analogues"]))
     parts.append(_levels(result))
     if result.missing:
         missing = Table(title="could not be computed", header_style="bold")
@@ -123,6 +127,23 @@ def analysis_view(result: RallyAnalysis) -> Group:
         parts.append(missing)
     parts.append(_anatomy(result))
     return Group(*parts)
+
+
+def _analogues(analogues: list[dict[str, Any]]) -> Table:
+    table = Table(title="nearest past rallies (same checkpoint)", header_style="bold")
+    for name in ("asset", "low", "verdict", "gain then", "failed (90d)", "30d after"):
+        table.add_column(name, justify="left" if name in ("asset", "verdict") else "right")
+    for a in analogues:
+        failed = a.get("failed")
+        table.add_row(
+            str(a["asset"]),
+            _when(a["low_ts"]),
+            str(a["verdict"]),
+            _num(a["gain"] and a["gain"] * 100, "+.1f") + "%",
+            "yes" if failed else "no" if failed is not None else "-",
+            _num(a["fwd_30d"] and a["fwd_30d"] * 100, "+.1f") + "%",
+        )
+    return table
 
 
 def _reasons(result: RallyAnalysis) -> Table:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
@@ -512,29 +513,20 @@ def _parse_as_of(value: str | None) -> datetime | None:
 def _load_bars(
     obj: _Context, asset: str, timeframe: str, as_of: datetime | None
 ) -> tuple[pl.DataFrame, dict[str, str]]:
-    from rallylens.features import attach_options, option_snapshots, prepare_bars
-    from rallylens.schemas import timeframe_duration
-    from rallylens.store import Store, chain_history, load_panel
+    from rallylens.workflows import load_bars
 
-    path = obj.settings.store_path
-    if not Path(path).exists():
-        raise InsufficientDataError(
-            f"no store at {path}; load data first with 'rallylens import PATH' "
-            "(or point --store / RALLYLENS_STORE at an existing store)"
-        )
-    with Store(path, read_only=True) as store:
-        panel = load_panel(store, asset, timeframe, as_of=as_of)
-        chains = chain_history(store, panel.asset, as_of, required=False)
-    bars = prepare_bars(panel.frame, panel.asset)
-    missing = dict(panel.missing)
-    if chains.is_empty():
-        missing["options"] = (
-            "no option chain snapshots stored; fetch them "
-            f"('rallylens fetch {panel.asset} --venue deribit') or import a chain"
-        )
-        return bars, missing
-    step = timeframe_duration(timeframe) or timedelta(hours=1)
-    return attach_options(bars, option_snapshots(chains), bar=step), missing
+    loaded = load_bars(obj.settings.store_path, asset, timeframe, as_of)
+    return loaded.bars, loaded.missing
+
+
+@contextmanager
+def _status(message: str, *, quiet: bool) -> Iterator[None]:
+    """A spinner on stderr while ``message`` runs (none when ``quiet``)."""
+    if quiet:
+        yield
+        return
+    with err_console.status(message):
+        yield
 
 
 @cli.command("rallies")
@@ -586,6 +578,11 @@ def rallies_cmd(
     is_flag=True,
     help="Do not fetch; analyse what the store holds (implied by --at).",
 )
+@click.option(
+    "--no-study",
+    is_flag=True,
+    help="Skip P(fail) and the analogues (the study of every stored rally).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.pass_obj
 @_handle_errors
@@ -595,6 +592,7 @@ def analyze_cmd(
     at: str | None,
     timeframe: str,
     offline: bool,
+    no_study: bool,
     as_json: bool,
 ) -> None:
     """Is this rally real? Anatomy, verdict, reasons and levels of ASSET's rally.
@@ -605,7 +603,7 @@ def analyze_cmd(
     analyses what the store holds.
     """
     from rallylens.cli._rally_view import analysis_view
-    from rallylens.rallies import analyze_rally
+    from rallylens.workflows import analyze
 
     as_of = _parse_as_of(at)
     if as_of is None and not offline:
@@ -618,12 +616,82 @@ def analyze_cmd(
             + (f"; venues unavailable: {', '.join(errors)}" if errors else "")
             + (" (see 'rallylens fetch' for details)" if failed or errors else "")
         )
-    bars, missing = _load_bars(obj, asset, timeframe, as_of)
-    result = analyze_rally(bars, as_of=as_of, missing_sources=missing)
+    with _status("analysing (and scoring the store's past rallies)", quiet=as_json):
+        result = analyze(
+            obj.settings.store_path,
+            asset,
+            as_of=as_of,
+            timeframe=timeframe,
+            with_study=not no_study,
+        )
     if as_json:
         print_json(result.to_dict())
         return
     console.print(analysis_view(result))
+
+
+# --- study -------------------------------------------------------------------------
+@cli.command("study")
+@click.option(
+    "--assets",
+    default=None,
+    help="Comma-separated assets (default: every asset in the store).",
+)
+@click.option("--since", help="Only rallies whose low is on or after this date.")
+@_AT
+@click.option(
+    "--timeframe",
+    default="1d",
+    show_default=True,
+    help="Bars of the anatomy (daily covers the most years of data).",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the event table here (.parquet or .csv).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@click.pass_obj
+@_handle_errors
+def study_cmd(
+    obj: _Context,
+    assets: str | None,
+    since: str | None,
+    at: str | None,
+    timeframe: str,
+    output: Path | None,
+    as_json: bool,
+) -> None:
+    """How often each verdict was right: every past rally, judged point-in-time.
+
+    Each rally is judged at the close of its confirmation day and 7, 14 and 30
+    days later, from data known then; outcomes come from the prices after.
+    Prints hit rates with bootstrap intervals, the walk-forward failure
+    model's out-of-sample scores against the base rate, and what was dropped.
+    """
+    from rallylens.cli._study_view import study_view, write_events
+    from rallylens.study import StudySpec
+    from rallylens.workflows import load_study, store_assets
+
+    path = obj.settings.store_path
+    names = (
+        [a.strip().upper() for a in assets.split(",") if a.strip()]
+        if assets
+        else store_assets(path)
+    )
+    spec = StudySpec(since=_parse_time(since))
+    with _status(f"studying the rallies of {', '.join(names)}", quiet=as_json):
+        result = load_study(
+            path, names, as_of=_parse_as_of(at), timeframe=timeframe, spec=spec
+        )
+    if output is not None:
+        write_events(result.events, output)
+        err_console.print(f"wrote {result.events.height:,} events to {output}")
+    if as_json:
+        print_json({"assets": names, **result.to_dict()})
+        return
+    console.print(study_view(result, names))
 
 
 # --- options -----------------------------------------------------------------------

@@ -107,6 +107,7 @@ class RallyAnalysis:
     explanation: Explanation
     levels: dict[str, float | None]
     missing: dict[str, str] = field(default_factory=dict)
+    failure: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready view (datetimes as ISO strings)."""
@@ -126,6 +127,7 @@ class RallyAnalysis:
                 "other_evidence": [asdict(r) for r in self.explanation.against],
                 "missing": self.missing,
                 "levels": self.levels,
+                "failure": self.failure,
                 "anatomy": {
                     group: {s.value: self.anatomy.get(s.value) for s in signals}
                     for group, signals in GROUPS.items()
