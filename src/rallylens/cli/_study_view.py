@@ -44,8 +44,8 @@ def _rates(result: StudyResult) -> Table:
     spec = result.spec
     level = f"{spec.confidence:.0%}"
     table = Table(
-        title=f"failure within {spec.horizon_days} days (judged at confirmation; "
-        f"{level} bootstrap intervals)",
+        title=f"failure within {spec.horizon_days} days (judged at confirmation, "
+        f"then overall per checkpoint; {level} bootstrap intervals)",
         header_style="bold",
     )
     for name in ("by", "group", "n", "failed", "failure rate", "median 30d return"):

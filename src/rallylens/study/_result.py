@@ -58,7 +58,8 @@ class StudyResult:
         The event table (see :func:`build_events`).
     hit_rates : pl.DataFrame
         Per verdict, per regime and overall (confirmation checkpoint, one
-        event per rally): n, failure rate with interval, 30-day return.
+        event per rally): n, failure rate with interval, 30-day return; then
+        ``by == "checkpoint"``: the overall row judged at each checkpoint.
     predictions : pl.DataFrame
         Walk-forward out-of-sample probabilities per scored event.
     reliability : pl.DataFrame
@@ -140,6 +141,7 @@ def run_study(bars: pl.DataFrame, spec: StudySpec | None = None) -> StudyResult:
         confidence=spec.confidence,
         seed=spec.seed,
     )
+    rates = pl.concat([rates, _by_checkpoint(known, spec)])
     signals = [s.value for s in Signal] + list(MODEL_FEATURES[:3])
     sep = separation(first, signals, failed=label, min_n=spec.min_n)
     horizon = timedelta(days=spec.horizon_days)
@@ -155,6 +157,25 @@ def run_study(bars: pl.DataFrame, spec: StudySpec | None = None) -> StudyResult:
         dropped=_dropped(events, known, preds),
         spec=spec,
     )
+
+
+def _by_checkpoint(known: pl.DataFrame, spec: StudySpec) -> pl.DataFrame:
+    """The overall row at every checkpoint (failure is judged from each)."""
+    rows = []
+    for days in spec.checkpoints:
+        part = known.filter(pl.col(CHECKPOINT_DAYS) == days)
+        row = hit_rates(
+            part,
+            failed=failed_column(spec.horizon_days),
+            fwd_30d=return_column(30),
+            min_n=spec.min_n,
+            resamples=spec.bootstrap,
+            confidence=spec.confidence,
+            seed=spec.seed + days,
+        ).head(1)
+        label = "at confirmation" if days == 0 else f"{days} days after"
+        rows.append(row.with_columns(by=pl.lit("checkpoint"), group=pl.lit(label)))
+    return pl.concat(rows)
 
 
 def _reliability(preds: pl.DataFrame) -> pl.DataFrame:
