@@ -132,7 +132,8 @@ def analysis_view(result: RallyAnalysis) -> Group:
 def _analogues(analogues: list[dict[str, Any]]) -> Table:
     table = Table(title="nearest past rallies (same checkpoint)", header_style="bold")
     for name in ("asset", "low", "verdict", "gain then", "failed (90d)", "30d after"):
-        table.add_column(name, justify="left" if name in ("asset", "verdict") else "right")
+        left = name in ("asset", "verdict")
+        table.add_column(name, justify="left" if left else "right")
     for a in analogues:
         failed = a.get("failed")
         table.add_row(
