@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
-from rallylens.exceptions import LookAheadError
+from rallylens.exceptions import InsufficientDataError, LookAheadError
 from rallylens.rallies import Signal, find_rallies
 from rallylens.schemas import ASSET, TS
 from rallylens.study import (
@@ -120,3 +120,9 @@ def test_study_summary(two_assets: pl.DataFrame) -> None:
     assert result.reliability["n"].sum() == result.predictions.height
     assert any(line.startswith("OI available for") for line in result.coverage)
     assert sorted(result.events[ASSET].unique()) == ["AAA", "BBB"]
+
+
+def test_no_rally_is_a_clear_error(two_assets: pl.DataFrame) -> None:
+    late = two_assets[TS].max()
+    with pytest.raises(InsufficientDataError, match="no rally with a low on or after"):
+        run_study(two_assets, StudySpec(since=late))

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 import polars as pl
 
 from rallylens._typing import RallyStatus
-from rallylens.exceptions import ConfigError, LookAheadError
+from rallylens.exceptions import ConfigError, InsufficientDataError, LookAheadError
 from rallylens.features import to_daily
 from rallylens.rallies import (
     RallySpecs,
@@ -136,12 +136,23 @@ def build_events(bars: pl.DataFrame, spec: StudySpec | None = None) -> pl.DataFr
         ``score_*``/``coverage_*``, ``verdict``, ``confidence``, the ``fwd_*``
         outcomes, ``event_status`` (``ok``, ``outcome_pending``,
         ``ended_before_checkpoint``, ``checkpoint_in_future``) and ``reason``.
+
+    Raises
+    ------
+    InsufficientDataError
+        If no rally is found (after ``spec.since``).
     """
     spec = spec or StudySpec()
     daily = to_daily(bars)
     rallies = detect_rallies(daily, spec.specs.detect, regime_spec=spec.specs.regime)
     if spec.since is not None:
         rallies = rallies.filter(pl.col(LOW_TS) >= spec.since)
+    if rallies.is_empty():
+        since = f" with a low on or after {spec.since:%Y-%m-%d}" if spec.since else ""
+        raise InsufficientDataError(
+            f"no rally{since} in {daily.height} days of prices: nothing to study; "
+            "widen --since or load more history"
+        )
     last_day = daily.group_by(ASSET).agg(pl.col(TS).max().alias("__last_day"))
     events = _checkpoint_rows(rallies, last_day, spec.checkpoints)
     judged = _judge(bars, daily, events, spec)
