@@ -14,8 +14,10 @@ Deribit conventions, handled explicitly by the caller through these helpers:
   (:func:`year_fraction`).
 
 The normal CDF is built on a private high-accuracy complementary error
-function (W. J. Cody's rational Chebyshev approximations), because NumPy has
-no ``erf`` and scipy is not a runtime dependency.
+function (W. J. Cody's rational Chebyshev approximations, in
+:mod:`rallylens.features._normal`), because NumPy has no ``erf`` and scipy is
+not a runtime dependency. The implied-vol solver behind :func:`implied_vol`
+lives in :mod:`rallylens.features._iv`.
 """
 
 from __future__ import annotations
@@ -27,6 +29,22 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from rallylens.exceptions import ConfigError
+from rallylens.features._iv import (
+    IV_ABOVE_MAX,
+    IV_BELOW_INTRINSIC,
+    IV_EXPIRED,
+    IV_NO_CONVERGENCE,
+    IV_NON_POSITIVE,
+    IV_OK,
+    IV_OUT_OF_BOUNDS,
+    IV_REASONS,
+    normalised_otm,
+    screen_iv_inputs,
+    solve_stdev,
+)
+from rallylens.features._normal import erfc as _erfc  # noqa: F401 (tests use it)
+from rallylens.features._normal import norm_cdf as _norm_cdf
+from rallylens.features._normal import norm_pdf as _norm_pdf
 
 __all__ = [
     "IV_ABOVE_MAX",
@@ -51,189 +69,6 @@ FloatArray = NDArray[np.float64]
 
 YEAR_DAYS: Final = 365.0
 _US_PER_YEAR: Final = YEAR_DAYS * 86_400.0 * 1e6
-
-IV_OK: Final = 0
-IV_NON_POSITIVE: Final = 1
-IV_EXPIRED: Final = 2
-IV_BELOW_INTRINSIC: Final = 3
-IV_ABOVE_MAX: Final = 4
-IV_OUT_OF_BOUNDS: Final = 5
-IV_NO_CONVERGENCE: Final = 6
-IV_REASONS: Final[dict[int, str]] = {
-    IV_OK: "ok",
-    IV_NON_POSITIVE: "non-positive or non-finite price, forward, strike or discount",
-    IV_EXPIRED: "expired: no time left to expiry",
-    IV_BELOW_INTRINSIC: "price at or below the discounted intrinsic value",
-    IV_ABOVE_MAX: "price at or above the no-arbitrage maximum (D*F call, D*K put)",
-    IV_OUT_OF_BOUNDS: "implied vol outside [vol_lo, vol_hi]",
-    IV_NO_CONVERGENCE: "solver did not converge",
-}
-
-# ---------------------------------------------------------------------------
-# Normal distribution (Cody's erfc)
-# ---------------------------------------------------------------------------
-
-_INV_SQRT_2PI: Final = 0.39894228040143267794
-_INV_SQRT_PI: Final = 0.56418958354775628695
-_SQRT1_2: Final = 0.70710678118654752440
-# W. J. Cody, "Rational Chebyshev approximations for the error function",
-# Math. Comp. 23 (1969) 631-637; coefficients as in netlib specfun CALERF.
-_A: Final = (
-    3.16112374387056560e00,
-    1.13864154151050156e02,
-    3.77485237685302021e02,
-    3.20937758913846947e03,
-    1.85777706184603153e-1,
-)
-_B: Final = (
-    2.36012909523441209e01,
-    2.44024637934444173e02,
-    1.28261652607737228e03,
-    2.84423683343917062e03,
-)
-_C: Final = (
-    5.64188496988670089e-1,
-    8.88314979438837594e00,
-    6.61191906371416295e01,
-    2.98635138197400131e02,
-    8.81952221241769090e02,
-    1.71204761263407058e03,
-    2.05107837782607147e03,
-    1.23033935479799725e03,
-    2.15311535474403846e-8,
-)
-_D: Final = (
-    1.57449261107098347e01,
-    1.17693950891312499e02,
-    5.37181101862009858e02,
-    1.62138957456669019e03,
-    3.29079923573345963e03,
-    4.36261909014324716e03,
-    3.43936767414372164e03,
-    1.23033935480374942e03,
-)
-_P: Final = (
-    3.05326634961232344e-1,
-    3.60344899949804439e-1,
-    1.25781726111229246e-1,
-    1.60837851487422766e-2,
-    6.58749161529837803e-4,
-    1.63153871373020978e-2,
-)
-_Q: Final = (
-    2.56852019228982242e00,
-    1.87295284992346725e00,
-    5.27905102951428412e-1,
-    6.05183413124413191e-2,
-    2.33520497626869185e-3,
-)
-_THRESH: Final = 0.46875
-
-
-def _horner(y: FloatArray, lead: float, coefs: tuple[float, ...]) -> FloatArray:
-    """``(...((lead*y + c0)*y + c1)*y ... + c_{n-1})*y`` in place (Cody's loops)."""
-    acc = lead * y
-    for c in coefs:
-        acc += c
-        acc *= y
-    return acc
-
-
-def _erfc_small(y: FloatArray) -> FloatArray:
-    """Cody's erfc on 0 <= y <= 0.46875, via erf."""
-    ysq = y * y
-    num = _horner(ysq, _A[4], _A[:3])
-    den = _horner(ysq, 1.0, _B[:3])
-    num += _A[3]
-    den += _B[3]
-    num *= y
-    num /= den
-    np.subtract(1.0, num, out=num)
-    return num
-
-
-def _exp_neg_sq(y: FloatArray) -> FloatArray:
-    """exp(-y**2) with Cody's split of y**2 to keep full relative accuracy.
-
-    ``y**2 = h**2 + (y - h)(y + h)`` with ``h = trunc(16 y) / 16`` exact in
-    binary, so no rounding of ``y**2`` is amplified by the exponential.
-    """
-    head = np.trunc(y * 16.0)
-    head /= 16.0
-    rest = (y - head) * (y + head)
-    np.negative(rest, out=rest)
-    head *= head
-    np.negative(head, out=head)
-    out: FloatArray = np.exp(head)
-    out *= np.exp(rest)
-    return out
-
-
-def _erfc_mid(y: FloatArray) -> FloatArray:
-    """Cody's erfc on 0.46875 < y <= 4."""
-    num = _horner(y, _C[8], _C[:7])
-    den = _horner(y, 1.0, _D[:7])
-    num += _C[7]
-    den += _D[7]
-    num /= den
-    num *= _exp_neg_sq(y)
-    return num
-
-
-def _erfc_large(y: FloatArray) -> FloatArray:
-    """Cody's erfc on y > 4 (arguments above 40 underflow to zero anyway)."""
-    y = np.minimum(y, 40.0)
-    inv = 1.0 / (y * y)
-    num = _horner(inv, _P[5], _P[:4])
-    den = _horner(inv, 1.0, _Q[:4])
-    num += _P[4]
-    den += _Q[4]
-    num /= den
-    num *= inv
-    np.subtract(_INV_SQRT_PI, num, out=num)
-    num /= y
-    num *= _exp_neg_sq(y)
-    return num
-
-
-def _erfc(x: ArrayLike) -> FloatArray:
-    """Complementary error function, vectorised, relative error ~1e-16.
-
-    Notes
-    -----
-    Cody's three rational approximations on ``|x| <= 0.46875``,
-    ``0.46875 < |x| <= 4`` and ``|x| > 4``; ``erfc(-x) = 2 - erfc(x)``.
-    NaN propagates.
-    """
-    xa = np.asarray(x, dtype=np.float64)
-    y = np.abs(xa)
-    out = np.full(y.shape, np.nan)
-    small = y <= _THRESH
-    large = y > 4.0
-    mid = ~(small | large | np.isnan(y))
-    with np.errstate(under="ignore"):
-        out[mid] = _erfc_mid(y[mid])
-        if small.any():
-            out[small] = _erfc_small(y[small])
-        if large.any():
-            out[large] = _erfc_large(y[large])
-    neg = xa < 0
-    out[neg] = 2.0 - out[neg]
-    return out
-
-
-def _norm_cdf(x: ArrayLike) -> FloatArray:
-    """Standard normal CDF, Phi(x) = erfc(-x / sqrt 2) / 2 (accurate in tails)."""
-    return 0.5 * _erfc(-np.asarray(x, dtype=np.float64) * _SQRT1_2)
-
-
-def _norm_pdf(x: ArrayLike) -> FloatArray:
-    """Standard normal density."""
-    xa = np.asarray(x, dtype=np.float64)
-    with np.errstate(under="ignore", over="ignore"):
-        out: FloatArray = _INV_SQRT_2PI * np.exp(-0.5 * xa * xa)
-    return out
-
 
 # ---------------------------------------------------------------------------
 # Conventions
@@ -548,8 +383,7 @@ def _theta(tm: _Terms, pdf: FloatArray, sqrt_t: FloatArray) -> FloatArray:
 # Implied volatility
 # ---------------------------------------------------------------------------
 
-_MAX_ITER: Final = 100
-_REL_TOL: Final = 1e-14
+_MAX_ITER: Final = 100  # solver iteration cap, read by implied_vol at call time
 
 
 def implied_vol(
@@ -619,15 +453,17 @@ def implied_vol(
         np.asarray(is_call, dtype=np.bool_),
         np.asarray(discount, dtype=np.float64),
     )
-    reason, beta, logm = _iv_screen(p, f, k, t, c, d)
+    reason, beta, logm = screen_iv_inputs(p, f, k, t, c, d)
     sqrt_t = np.sqrt(np.where(reason == IV_OK, t, 1.0))
     s_lo, s_hi = vol_lo * sqrt_t, vol_hi * sqrt_t
     ok = reason == IV_OK
-    b_lo = _normalised_otm(logm, s_lo)
-    b_hi = _normalised_otm(logm, s_hi)
+    b_lo = normalised_otm(logm, s_lo)
+    b_hi = normalised_otm(logm, s_hi)
     reason[ok & ((beta <= b_lo) | (beta >= b_hi))] = IV_OUT_OF_BOUNDS
     ok = reason == IV_OK
-    stdev, converged = _solve_stdev(beta[ok], logm[ok], s_lo[ok], s_hi[ok])
+    stdev, converged = solve_stdev(
+        beta[ok], logm[ok], s_lo[ok], s_hi[ok], max_iter=_MAX_ITER
+    )
     iv = np.full(p.shape, np.nan)
     iv[ok] = stdev / sqrt_t[ok]
     sub = reason[ok]
@@ -635,110 +471,3 @@ def implied_vol(
     reason[ok] = sub
     iv[reason != IV_OK] = np.nan
     return iv, reason
-
-
-def _iv_screen(
-    p: FloatArray,
-    f: FloatArray,
-    k: FloatArray,
-    t: FloatArray,
-    c: NDArray[np.bool_],
-    d: FloatArray,
-) -> tuple[NDArray[np.int8], FloatArray, FloatArray]:
-    """Reason codes for impossible inputs, the normalised target and ln(F/K)."""
-    reason = np.zeros(p.shape, dtype=np.int8)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        finite = np.isfinite(p) & np.isfinite(f) & np.isfinite(k) & np.isfinite(d)
-        bad = ~finite | (p <= 0) | (f <= 0) | (k <= 0) | (d <= 0) | np.isnan(t)
-        good = ~bad
-        fs = np.where(good, f, 1.0)
-        ks = np.where(good, k, 1.0)
-        undisc = np.where(good, p / np.where(good, d, 1.0), 1.0)
-        intrinsic = np.maximum(np.where(c, fs - ks, ks - fs), 0.0)
-        cap = np.where(c, fs, ks)
-        time_value = undisc - intrinsic
-        logm = np.log(fs / ks)
-        beta = time_value / np.sqrt(fs * ks)
-    reason[bad] = IV_NON_POSITIVE
-    reason[good & (t <= 0)] = IV_EXPIRED
-    live = reason == IV_OK
-    reason[live & (time_value <= 0)] = IV_BELOW_INTRINSIC
-    live = reason == IV_OK
-    reason[live & (undisc >= cap)] = IV_ABOVE_MAX
-    return reason, beta, logm
-
-
-def _normalised_otm(logm: FloatArray, stdev: FloatArray) -> FloatArray:
-    """Normalised out-of-the-money price b(x, s) = price / sqrt(F K)."""
-    ax = np.abs(logm)
-    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
-        d1 = -ax / stdev + 0.5 * stdev
-        out: FloatArray = np.exp(-0.5 * ax) * _norm_cdf(d1) - np.exp(
-            0.5 * ax
-        ) * _norm_cdf(d1 - stdev)
-    return np.maximum(out, 0.0)
-
-
-def _normalised_vega(logm: FloatArray, stdev: FloatArray) -> FloatArray:
-    """db/ds = e^{-|x|/2} n(d1) with d1 = -|x|/s + s/2."""
-    ax = np.abs(logm)
-    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
-        d1 = -ax / stdev + 0.5 * stdev
-        out: FloatArray = np.exp(-0.5 * ax) * _norm_pdf(d1)
-    return out
-
-
-def _solve_stdev(
-    beta: FloatArray, logm: FloatArray, lo: FloatArray, hi: FloatArray
-) -> tuple[FloatArray, NDArray[np.bool_]]:
-    """Bracketed Newton for b(logm, s) = beta on s in (lo, hi), vectorised."""
-    lo, hi = lo.copy(), hi.copy()
-    s_c = np.sqrt(2.0 * np.abs(logm))
-    use_log = beta < _normalised_otm(logm, s_c)
-    s = np.clip(s_c, lo, hi)
-    s = np.where((s <= lo) | (s >= hi), np.sqrt(lo * hi), s)
-    converged = np.zeros(beta.shape, dtype=np.bool_)
-    active = np.arange(beta.size)
-    for _ in range(_MAX_ITER):
-        if active.size == 0:
-            break
-        step = _newton_round(beta, logm, lo, hi, s, use_log, active)
-        done = step <= _REL_TOL * s[active]
-        converged[active[done]] = True
-        active = active[~done]
-    return s, converged
-
-
-def _newton_round(
-    beta: FloatArray,
-    logm: FloatArray,
-    lo: FloatArray,
-    hi: FloatArray,
-    s: FloatArray,
-    use_log: NDArray[np.bool_],
-    idx: NDArray[np.intp],
-) -> FloatArray:
-    """One safeguarded Newton step on the active rows; updates s, lo, hi in place.
-
-    Returns the absolute size of the step taken (or of the bracket when the
-    bracket itself is below tolerance).
-    """
-    si, bi, xi = s[idx], beta[idx], logm[idx]
-    val = _normalised_otm(xi, si)
-    vega = _normalised_vega(xi, si)
-    low_side = val < bi
-    lo[idx] = np.where(low_side, si, lo[idx])
-    hi[idx] = np.where(low_side, hi[idx], si)
-    li, hj = lo[idx], hi[idx]
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        log_step = (np.log(val) - np.log(bi)) * val / vega
-        lin_step = (val - bi) / vega
-        newton = si - np.where(use_log[idx], log_step, lin_step)
-    inside = np.isfinite(newton) & (newton > li) & (newton < hj)
-    bisect = np.where(hj > 2.0 * li, np.sqrt(li * hj), 0.5 * (li + hj))
-    exact = val == bi
-    new = np.where(exact, si, np.where(inside, newton, bisect))
-    s[idx] = new
-    step = np.abs(new - si)
-    width = hj - li
-    return np.where(exact | (width <= _REL_TOL * si), 0.0, step)
