@@ -13,6 +13,10 @@ PACKAGES = [
     "rallylens.store",
     "rallylens.features",
     "rallylens.rallies",
+    "rallylens.study",
+    "rallylens.reports",
+    "rallylens.datasets",
+    "rallylens.web",
     "rallylens.cli",
 ]
 

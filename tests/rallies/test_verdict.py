@@ -358,9 +358,9 @@ def test_seed_case_is_spot_led(seed: int) -> None:
     assert "spot share of volume rose" in analysis.explanation.headline
     assert analysis.explanation.headline.endswith(DEFAULT_SPEC.taglines[S])
     # the scenario has every series but option chains: only those are missing
-    assert set(analysis.explanation.missing) == {
-        s.value for s in GROUPS["options"]
-    } & {s.value for e in DEFAULT_SPEC.evidence for s in e.signals}
+    assert set(analysis.explanation.missing) == {s.value for s in GROUPS["options"]} & {
+        s.value for e in DEFAULT_SPEC.evidence for s in e.signals
+    }
     # the short squeeze is still reported, as evidence for the other kind
     against = [r.text for r in analysis.explanation.against]
     assert any(t.startswith("short liquidations spiked") for t in against)

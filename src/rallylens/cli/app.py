@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 
 import click
 import polars as pl
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -51,7 +52,8 @@ def _handle_errors(func: F) -> F:
             return func(*args, **kwargs)
         except RallylensError as exc:
             err_console.print(
-                f"[bold red]{type(exc).__name__}[/]: {exc}", soft_wrap=True
+                f"[bold red]{type(exc).__name__}[/]: {escape(str(exc))}",
+                soft_wrap=True,
             )
             sys.exit(1)
 
@@ -506,7 +508,12 @@ _AT = click.option(
 def _parse_as_of(value: str | None) -> datetime | None:
     parsed = _parse_time(value)
     if parsed is not None and value is not None and len(value.strip()) <= 10:
-        parsed += timedelta(days=1)
+        try:
+            parsed += timedelta(days=1)
+        except OverflowError as exc:
+            raise click.BadParameter(
+                f"{value!r} is past the last representable day; give a real date"
+            ) from exc
     return parsed
 
 
@@ -760,6 +767,17 @@ def options_cmd(
         print_json({"series": str(key), **metrics.to_dict()})
         return
     console.print(options_view(metrics, key, top=top))
+
+
+def _register_optional_commands() -> None:
+    from rallylens.cli._report import report_cmd
+    from rallylens.cli._serve import serve_cmd
+
+    cli.add_command(report_cmd)
+    cli.add_command(serve_cmd)
+
+
+_register_optional_commands()
 
 
 def main() -> None:

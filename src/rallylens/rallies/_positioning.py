@@ -58,9 +58,7 @@ def option_aggregations(start_days: int) -> list[pl.Expr]:
     dvol = pl.col(DVOL).drop_nulls()
     atm_change = pl.when(iv_ok).then(pl.col(OPT_ATM_IV).last() / iv_first - 1)
     return [
-        pl.coalesce(dvol.last() / dvol.first() - 1, atm_change).alias(
-            Signal.IV_CHANGE
-        ),
+        pl.coalesce(dvol.last() / dvol.first() - 1, atm_change).alias(Signal.IV_CHANGE),
         pl.coalesce(dvol.last(), pl.col(OPT_ATM_IV).last()).alias(Signal.IV_LAST),
         pl.when(rr_ok)
         .then(pl.col(OPT_RR25).last() - rr_first)

@@ -49,9 +49,7 @@ def _none_stored(asset: str, at: datetime | None) -> InsufficientDataError:
 def has_chains(store: Store, asset: str) -> bool:
     """Whether the store lists any option-chain series of ``asset``."""
     series = list_series(store, asset=asset.upper())
-    return bool(
-        series.filter(pl.col("kind") == SeriesKind.OPTIONS_CHAIN.value).height
-    )
+    return bool(series.filter(pl.col("kind") == SeriesKind.OPTIONS_CHAIN.value).height)
 
 
 def latest_chain(
