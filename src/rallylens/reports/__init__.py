@@ -11,6 +11,7 @@ from rallylens.reports._data import (
     ReportData,
     assemble_report_data,
     load_report_data,
+    recent_chain,
 )
 
 __all__ = [
@@ -21,4 +22,5 @@ __all__ = [
     "assemble_report_data",
     "build_figures",
     "load_report_data",
+    "recent_chain",
 ]

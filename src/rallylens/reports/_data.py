@@ -42,6 +42,7 @@ __all__ = [
     "ReportData",
     "assemble_report_data",
     "load_report_data",
+    "recent_chain",
 ]
 
 FIGURE_LOOKBACK = timedelta(days=200)
@@ -305,12 +306,17 @@ def _snapshot_frame() -> pl.DataFrame:
     )
 
 
-def _latest_chain(
-    chains: pl.DataFrame | None, as_of: datetime, max_age: timedelta
-) -> tuple[ChainMetrics | None, str]:
-    """Metrics of the newest snapshot taken by ``as_of`` if recent, and a note."""
-    if chains is None:
-        return None, "option chains were not read for this report"
+def recent_chain(
+    chains: pl.DataFrame, as_of: datetime, max_age: timedelta
+) -> tuple[pl.DataFrame | None, str]:
+    """The newest chain snapshot taken by ``as_of``, if recent, and a note.
+
+    Returns
+    -------
+    tuple
+        The snapshot's rows (None when there is none within ``max_age``) and a
+        sentence saying which snapshot it is or why there is none.
+    """
     known = chains.filter(pl.col(TS) <= as_of) if not chains.is_empty() else chains
     if known.is_empty():
         return None, "no option chain snapshot stored by the as-of time"
@@ -322,5 +328,15 @@ def _latest_chain(
             f"(newest stored snapshot: {newest:%Y-%m-%d %H:%M} UTC, "
             f"{age.days} days earlier)"
         )
-    metrics = chain_metrics(known.filter(pl.col(TS) == newest))
-    return metrics, f"option chain snapshot of {newest:%Y-%m-%d %H:%M} UTC"
+    snapshot = known.filter(pl.col(TS) == newest)
+    return snapshot, f"option chain snapshot of {newest:%Y-%m-%d %H:%M} UTC"
+
+
+def _latest_chain(
+    chains: pl.DataFrame | None, as_of: datetime, max_age: timedelta
+) -> tuple[ChainMetrics | None, str]:
+    """Metrics of the newest snapshot taken by ``as_of`` if recent, and a note."""
+    if chains is None:
+        return None, "option chains were not read for this report"
+    snapshot, note = recent_chain(chains, as_of, max_age)
+    return (None if snapshot is None else chain_metrics(snapshot)), note

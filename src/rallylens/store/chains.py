@@ -16,21 +16,23 @@ from rallylens.store.read import list_series, read_series
 __all__ = ["chain_history", "dvol_history", "has_chains", "latest_chain"]
 
 
+def _keys(store: Store, asset: str, kind: SeriesKind) -> list[SeriesKey]:
+    """Keys of the stored series of ``asset`` of one kind."""
+    series = list_series(store, asset=asset.upper()).filter(
+        pl.col("kind") == kind.value
+    )
+    return [
+        SeriesKey(str(r["venue"]), str(r["market"]), kind, str(r["timeframe"]))
+        for r in series.iter_rows(named=True)
+    ]
+
+
 def _stored_chains(
     store: Store, asset: str, at: datetime | None
 ) -> list[tuple[SeriesKey, pl.DataFrame]]:
     """Each stored chain series of ``asset`` with its snapshots taken by ``at``."""
-    series = list_series(store, asset=asset.upper()).filter(
-        pl.col("kind") == SeriesKind.OPTIONS_CHAIN.value
-    )
     found = []
-    for row in series.iter_rows(named=True):
-        key = SeriesKey(
-            str(row["venue"]),
-            str(row["market"]),
-            SeriesKind.OPTIONS_CHAIN,
-            str(row["timeframe"]),
-        )
+    for key in _keys(store, asset, SeriesKind.OPTIONS_CHAIN):
         frame = read_series(store, key, end=at)
         if not frame.is_empty():
             found.append((key, frame))
@@ -112,17 +114,8 @@ def dvol_history(store: Store, asset: str, at: datetime | None = None) -> pl.Dat
         ``dvol`` (decimal, annualised), oldest first; empty when none is
         stored. Several stored series are merged, the finest bars winning ties.
     """
-    series = list_series(store, asset=asset.upper()).filter(
-        pl.col("kind") == SeriesKind.VOL_INDEX.value
-    )
     parts = []
-    for row in series.iter_rows(named=True):
-        key = SeriesKey(
-            str(row["venue"]),
-            str(row["market"]),
-            SeriesKind.VOL_INDEX,
-            str(row["timeframe"]),
-        )
+    for key in _keys(store, asset, SeriesKind.VOL_INDEX):
         step = timeframe_duration(key.timeframe)
         if step is None:
             continue

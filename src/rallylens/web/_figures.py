@@ -46,23 +46,13 @@ def _latest_chain(
     """Metrics of the newest chain snapshot taken by ``as_of`` if recent."""
     if data.chains.is_empty():
         return None, "no option chain snapshots stored for this asset"
-    known = data.chains.filter(pl.col(TS) <= as_of)
-    if known.is_empty():
-        return None, "no option chain snapshot stored by the as-of time"
-    newest = known[TS].max()
-    assert isinstance(newest, datetime)
-    age = as_of - newest
-    if age > max_age:
-        return None, (
-            f"no option chain within {max_age.days} days of the as-of time "
-            f"(newest stored snapshot: {newest:%Y-%m-%d %H:%M} UTC, "
-            f"{age.days} days earlier)"
-        )
+    snapshot, note = _reports().recent_chain(data.chains, as_of, max_age)
+    if snapshot is None:
+        return None, note
     metrics = dashboard.cached(
-        ("chain", data.asset, newest),
-        lambda: chain_metrics(known.filter(pl.col(TS) == newest)),
+        ("chain", data.asset, snapshot[TS][0]), lambda: chain_metrics(snapshot)
     )
-    return metrics, f"option chain snapshot of {newest:%Y-%m-%d %H:%M} UTC"
+    return metrics, note
 
 
 def _study(dashboard: Dashboard) -> tuple[Any, str]:
