@@ -4,7 +4,6 @@ from rallylens.store._db import Store
 from rallylens.store.chains import (
     chain_history,
     dvol_history,
-    has_chains,
     latest_chain,
 )
 from rallylens.store.panel import Panel, load_panel
@@ -40,7 +39,6 @@ __all__ = [
     "chain_history",
     "dvol_history",
     "find_import",
-    "has_chains",
     "last_timestamp",
     "latest_chain",
     "list_series",

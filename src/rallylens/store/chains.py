@@ -13,7 +13,7 @@ from rallylens.schemas import CLOSE, DVOL, TS, SeriesKey, timeframe_duration
 from rallylens.store._db import Store
 from rallylens.store.read import list_series, read_series
 
-__all__ = ["chain_history", "dvol_history", "has_chains", "latest_chain"]
+__all__ = ["chain_history", "dvol_history", "latest_chain"]
 
 
 def _keys(store: Store, asset: str, kind: SeriesKind) -> list[SeriesKey]:
@@ -46,12 +46,6 @@ def _none_stored(asset: str, at: datetime | None) -> InsufficientDataError:
         f"('rallylens fetch {asset.upper()} --venue deribit') or import a "
         "Deribit chain file"
     )
-
-
-def has_chains(store: Store, asset: str) -> bool:
-    """Whether the store lists any option-chain series of ``asset``."""
-    series = list_series(store, asset=asset.upper())
-    return bool(series.filter(pl.col("kind") == SeriesKind.OPTIONS_CHAIN.value).height)
 
 
 def latest_chain(
