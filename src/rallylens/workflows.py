@@ -121,7 +121,7 @@ def analyze(
     asset: str,
     *,
     as_of: datetime | None = None,
-    timeframe: str = "1h",
+    timeframe: str = STUDY_TIMEFRAME,
     study: StudyResult | None = None,
     with_study: bool = True,
 ) -> RallyAnalysis:
