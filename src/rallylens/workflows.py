@@ -36,12 +36,28 @@ STUDY_TIMEFRAME = "1d"
 
 @dataclass(frozen=True)
 class AssetBars:
-    """One asset's feature bars and why some column groups are missing."""
+    """One asset's feature bars, its option chains, and what is missing.
+
+    Attributes
+    ----------
+    asset, timeframe : str
+        What was loaded.
+    bars : pl.DataFrame
+        Schema BARS, option positioning attached where chains exist.
+    missing : dict[str, str]
+        Column groups without data, and why (``Panel.missing`` + options).
+    chains : pl.DataFrame
+        Every stored chain snapshot taken by the as-of time (empty if none).
+    snapshots : pl.DataFrame
+        Per snapshot, the option bar columns (``features.option_snapshots``).
+    """
 
     asset: str
     timeframe: str
     bars: pl.DataFrame
     missing: dict[str, str]
+    chains: pl.DataFrame
+    snapshots: pl.DataFrame
 
 
 def _open(path: str | Path) -> Store:
@@ -75,6 +91,7 @@ def load_bars(
         chains = chain_history(store, panel.asset, as_of, required=False)
     bars = prepare_bars(panel.frame, panel.asset)
     missing = dict(panel.missing)
+    snapshots = option_snapshots(chains)
     if chains.is_empty():
         missing["options"] = (
             "no option chain snapshots stored; fetch them "
@@ -82,8 +99,8 @@ def load_bars(
         )
     else:
         step = timeframe_duration(timeframe) or timedelta(hours=1)
-        bars = attach_options(bars, option_snapshots(chains), bar=step)
-    return AssetBars(panel.asset, timeframe, bars, missing)
+        bars = attach_options(bars, snapshots, bar=step)
+    return AssetBars(panel.asset, timeframe, bars, missing, chains, snapshots)
 
 
 def load_study(

@@ -33,7 +33,7 @@ from rallylens.schemas import (
     TS_DTYPE,
     timeframe_duration,
 )
-from rallylens.store import Store, chain_history, load_panel
+from rallylens.store import Store, load_panel
 from rallylens.study import StudyResult
 
 __all__ = [
@@ -179,8 +179,7 @@ def load_report_data(
     from rallylens import workflows
 
     loaded = workflows.load_bars(store_path, asset, timeframe, as_of)
-    with Store(store_path, read_only=True, wait_seconds=10) as store:
-        chains = chain_history(store, loaded.asset, as_of, required=False)
+    chains = loaded.chains
     study, note = _run_study(store_path, as_of) if run_study else (None, _NO_STUDY)
     analysis = None
     if study is not None:

@@ -29,20 +29,14 @@ from rallylens.exceptions import (
     RallylensError,
     StoreError,
 )
-from rallylens.features import (
-    attach_options,
-    option_snapshots,
-    prepare_bars,
-)
 from rallylens.rallies import RallyAnalysis, analyze_rally, find_rallies, score_column
 from rallylens.schemas import (
     CONFIRM_TS,
     LOW_TS,
-    OPTIONS_CHAIN,
     parse_market,
     timeframe_duration,
 )
-from rallylens.store import Store, chain_history, list_series, load_panel
+from rallylens.store import Store, list_series
 from rallylens.web._assets import (
     AssetData,
     OutOfRangeError,
@@ -52,6 +46,7 @@ from rallylens.web._assets import (
     parse_at,
     parse_since,
 )
+from rallylens.workflows import load_bars
 
 if TYPE_CHECKING:
     from rallylens.study import StudyResult
@@ -62,7 +57,6 @@ log = logging.getLogger(__name__)
 
 _PRICE_KINDS = frozenset({SeriesKind.OHLCV.value})
 _PRICE_MARKETS = frozenset({"spot", "perp"})
-_NO_CHAIN = OPTIONS_CHAIN.empty()
 T = TypeVar("T")
 
 
@@ -218,20 +212,17 @@ class Dashboard:
             return self._bars[name]
 
     def _load(self, asset: str) -> AssetData:
-        with self._open() as store:
-            panel = load_panel(store, asset, self.timeframe)
-            chains = chain_history(store, asset, None, required=False)
-        bars = prepare_bars(panel.frame, panel.asset)
-        if bars.is_empty():
+        loaded = load_bars(self.store_path, asset, self.timeframe)
+        if loaded.bars.is_empty():
             raise InsufficientDataError(f"the store holds no price bars of {asset}")
-        missing = dict(panel.missing)
-        snapshots = option_snapshots(chains if not chains.is_empty() else _NO_CHAIN)
-        if chains.is_empty():
-            missing["options"] = "no option chain snapshots stored for this asset"
-        else:
-            bars = attach_options(bars, snapshots, bar=self.step)
         return AssetData(
-            asset, self.timeframe, bars, chains, snapshots, missing, self.step
+            asset,
+            self.timeframe,
+            loaded.bars,
+            loaded.chains,
+            loaded.snapshots,
+            loaded.missing,
+            self.step,
         )
 
     def resolve(self, asset: str, at: str | None) -> tuple[AssetData, datetime]:
