@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Literal
+from typing import Literal, get_args
 
 __all__ = [
+    "POSITIONINGS",
     "ConflictPolicy",
     "MarketType",
     "OptionType",
+    "Positioning",
     "RallyKind",
     "RallyStatus",
     "Regime",
@@ -47,6 +49,11 @@ MarketType = Literal["spot", "perp", "future", "option", "aggregate", "index"]
 OptionType = Literal["call", "put"]
 Side = Literal["long", "short"]
 ConflictPolicy = Literal["keep", "overwrite"]
+Positioning = Literal[
+    "dealer_long_calls_short_puts", "dealer_short_all", "dealer_long_all"
+]
+"""Who is assumed to hold a chain's open interest (``features.gamma``)."""
+POSITIONINGS: tuple[str, ...] = get_args(Positioning)
 
 
 class Regime(StrEnum):

@@ -22,7 +22,7 @@ from rich.progress import (
 )
 
 from rallylens import __version__
-from rallylens._typing import SeriesKind
+from rallylens._typing import POSITIONINGS, SeriesKind
 from rallylens.cli._render import console, err_console, frame_table, print_json
 from rallylens.config import Settings, load_settings
 from rallylens.exceptions import InsufficientDataError, RallylensError
@@ -60,6 +60,13 @@ def _handle_errors(func: F) -> F:
     wrapper.__name__ = func.__name__
     wrapper.__doc__ = func.__doc__
     return wrapper  # type: ignore[return-value]
+
+
+def _json_flag(what: str = "the result") -> Callable[[F], F]:
+    """The ``--json`` flag every command with tabular output takes."""
+    return click.option(
+        "--json", "as_json", is_flag=True, help=f"Print {what} as JSON."
+    )
 
 
 @click.group(
@@ -134,7 +141,7 @@ def cli(ctx: click.Context, store: str | None, verbose: int) -> None:
     "--force", is_flag=True, help="Re-import files already imported byte for byte."
 )
 @click.option("--dry-run", is_flag=True, help="Parse and report; write nothing.")
-@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@_json_flag()
 @click.pass_obj
 @_handle_errors
 def import_cmd(
@@ -252,7 +259,7 @@ def store_group() -> None:
     is_flag=True,
     help="Also show source files, import time and notes.",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@_json_flag()
 @click.pass_obj
 @_handle_errors
 def store_info(obj: _Context, asset: str | None, long_: bool, as_json: bool) -> None:
@@ -308,7 +315,7 @@ def store_info(obj: _Context, asset: str | None, long_: bool, as_json: bool) -> 
     help="Also download Binance's public bulk archive (years of daily candles, "
     "funding and 5-minute open interest) and import it.",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@_json_flag()
 @click.pass_obj
 @_handle_errors
 def fetch_cmd(
@@ -436,7 +443,7 @@ def record_group() -> None:
     type=click.FloatRange(min=0.1),
     help="Longest time an event waits in memory before it is stored.",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print the final report as JSON.")
+@_json_flag("the final report")
 @click.pass_obj
 @_handle_errors
 def record_liquidations_cmd(
@@ -542,7 +549,7 @@ def _status(message: str, *, quiet: bool) -> Iterator[None]:
 @click.option("--until", help="Only rallies whose low is before this date.")
 @_AT
 @_TIMEFRAME
-@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@_json_flag()
 @click.pass_obj
 @_handle_errors
 def rallies_cmd(
@@ -590,7 +597,7 @@ def rallies_cmd(
     is_flag=True,
     help="Skip P(fail) and the analogues (the study of every stored rally).",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@_json_flag()
 @click.pass_obj
 @_handle_errors
 def analyze_cmd(
@@ -646,19 +653,14 @@ def analyze_cmd(
 )
 @click.option("--since", help="Only rallies whose low is on or after this date.")
 @_AT
-@click.option(
-    "--timeframe",
-    default="1d",
-    show_default=True,
-    help="Bars of the anatomy (daily covers the most years of data).",
-)
+@_TIMEFRAME
 @click.option(
     "-o",
     "--output",
     type=click.Path(dir_okay=False, path_type=Path),
     help="Write the event table here (.parquet or .csv).",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@_json_flag("the summary")
 @click.pass_obj
 @_handle_errors
 def study_cmd(
@@ -709,9 +711,7 @@ def study_cmd(
     "--positioning",
     default="dealer_long_calls_short_puts",
     show_default=True,
-    type=click.Choice(
-        ["dealer_long_calls_short_puts", "dealer_short_all", "dealer_long_all"]
-    ),
+    type=click.Choice(POSITIONINGS),
     help="Who is assumed to hold the options (GEX is an estimate under it).",
 )
 @click.option("--top", default=15, show_default=True, help="Strikes shown.")
@@ -720,7 +720,7 @@ def study_cmd(
     is_flag=True,
     help="One row per stored snapshot (by --at) instead of the latest in detail.",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@_json_flag()
 @click.pass_obj
 @_handle_errors
 def options_cmd(

@@ -21,6 +21,7 @@ import numpy as np
 import polars as pl
 from numpy.typing import NDArray
 
+from rallylens._typing import POSITIONINGS, Positioning
 from rallylens.exceptions import ConfigError, InsufficientDataError
 from rallylens.features._chain_columns import (
     BACKED,
@@ -61,11 +62,7 @@ __all__ = [
 
 FloatArray = NDArray[np.float64]
 
-Positioning = Literal[
-    "dealer_long_calls_short_puts", "dealer_short_all", "dealer_long_all"
-]
 WallBasis = Literal["gex", "oi"]
-POSITIONINGS: Final[tuple[str, ...]] = get_args(Positioning)
 _WALL_BASES: Final[tuple[str, ...]] = get_args(WallBasis)
 # each positioning in words, quoted in every note
 _DESCRIPTIONS: Final[dict[str, str]] = {
